@@ -1,0 +1,5 @@
+import sys
+
+from synthdistill.cli import main
+
+sys.exit(main())

@@ -1,0 +1,118 @@
+"""The `synthdistill` command: parse arguments, call the API, print. Nothing else lives here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from synthdistill.errors import SynthdistillError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="synthdistill",
+        description="Distil a multilingual LLM teacher into small classifiers through synthetic data.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def staged(name: str, help_text: str) -> argparse.ArgumentParser:
+        command = commands.add_parser(name, help=help_text, description=help_text)
+        command.add_argument("config", type=Path, help="YAML config")
+        command.add_argument("--out", type=Path, required=True, help="output folder (re-use it to resume)")
+        command.add_argument("--no-progress", action="store_true", help="no progress bars")
+        return command
+
+    staged("run", "generate, train, classify with the teacher, evaluate and report")
+    staged("generate", "write synthetic.jsonl with the teacher")
+    train = staged("train", "train the students on synthetic.jsonl (and human seed data when asked)")
+    train.add_argument("--data", type=Path, help="synthetic data file (default: OUT/synthetic.jsonl)")
+    staged("classify", "score the teacher itself as a zero-/k-shot classifier on the test data")
+    staged("evaluate", "score the trained students beside the teacher; write results.json and report.md")
+
+    predict = commands.add_parser("predict", help="label new texts with a saved student")
+    predict.add_argument("student", type=Path, help="a saved student's folder, e.g. OUT/students/tfidf-synthetic/sw")
+    predict.add_argument("--text", action="append", default=[], help="a text to label (repeatable)")
+    predict.add_argument("--input", type=Path, help="JSONL/CSV/Parquet file with a text column")
+    predict.add_argument("--text-column", default="text")
+    predict.add_argument("--output", type=Path, help="write JSONL here instead of standard output")
+    return parser
+
+
+def _print_stats(stats: object) -> None:
+    sent, cached = getattr(stats, "sent", 0), getattr(stats, "cached", 0)
+    tokens = getattr(stats, "prompt_tokens", 0) + getattr(stats, "completion_tokens", 0)
+    print(f"teacher requests: {sent} sent, {cached} from cache ({tokens} tokens sent and received)")
+
+
+def _dispatch(args: argparse.Namespace) -> None:
+    from synthdistill import pipeline
+    from synthdistill.config import load_config
+
+    if args.command == "predict":
+        from synthdistill.data import read_examples, write_jsonl
+
+        texts = list(args.text)
+        if args.input is not None:
+            texts += [e.text for e in read_examples(args.input, text_column=args.text_column, label_column=None)]
+        if not texts:
+            raise SynthdistillError("predict: give --text or --input")
+        rows = pipeline.predict(args.student, texts)
+        if args.output is not None:
+            write_jsonl(args.output, rows)
+            print(f"{len(rows)} predictions written to {args.output}")
+        else:
+            for row in rows:
+                print(json.dumps(row, ensure_ascii=False))
+        return
+
+    config = load_config(args.config)
+    progress = not args.no_progress
+    if args.command == "run":
+        summary = pipeline.run(config, args.out, progress=progress)
+        print(summary.report)
+        print(f"synthetic samples kept: {summary.n_synthetic}, dropped: {summary.n_dropped}")
+        _print_stats(summary.stats)
+        print(f"results: {args.out / 'results.json'}, report: {args.out / 'report.md'}")
+    elif args.command == "generate":
+        with pipeline.opened_teacher(config, pipeline.prepare_output(config, args.out), progress=progress) as teacher:
+            samples, dropped = pipeline.generate(config, args.out, teacher)
+            print(f"{len(samples)} synthetic samples in {args.out / pipeline.SYNTHETIC_FILE}; {len(dropped)} dropped")
+            _print_stats(teacher.stats)
+    elif args.command == "train":
+        synthetic = pipeline.read_synthetic(config, args.data) if args.data else None
+        for entry in pipeline.train(config, args.out, synthetic):
+            where = args.out / entry["path"]
+            print(
+                f"{entry['classifier']} on {entry['train_source']} ({entry['language']}, n={entry['n_train']}): {where}"
+            )
+    elif args.command == "classify":
+        with pipeline.opened_teacher(config, pipeline.prepare_output(config, args.out), progress=progress) as teacher:
+            for record in pipeline.classify(config, args.out, teacher):
+                print(
+                    f"{record.language} {record.classifier}: macro-F1 {record.macro_f1:.3f}, "
+                    f"accuracy {record.accuracy:.3f}, invalid {record.invalid_rate:.1%}"
+                )
+            _print_stats(teacher.stats)
+    elif args.command == "evaluate":
+        _, report = pipeline.evaluate(config, args.out)
+        print(report)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        _dispatch(args)
+    except SynthdistillError as err:
+        print(f"synthdistill: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("synthdistill: interrupted; answered requests are cached, run again to resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,229 @@
+"""The YAML config as pydantic models; every error names the file and the field path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from synthdistill.errors import ConfigError
+from synthdistill.languages import resolve_language
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LabelSpec(_Strict):
+    name: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+
+
+class TaskSpec(_Strict):
+    name: str = Field(min_length=1)
+    domain: str = Field(min_length=1, description="one sentence: what the texts are")
+    text_kind: str = Field("sentence", description="what one example is called in prompts")
+    label_kind: str = Field("label", description="what a label is called in prompts, e.g. topic")
+    labels: list[LabelSpec] = Field(min_length=2)
+    languages: list[str] = Field(min_length=1)
+
+    @field_validator("labels")
+    @classmethod
+    def _unique_labels(cls, labels: list[LabelSpec]) -> list[LabelSpec]:
+        names = [label.name for label in labels]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"label names must be unique; repeated: {', '.join(repeated)}")
+        return labels
+
+    @field_validator("languages")
+    @classmethod
+    def _known_languages(cls, languages: list[str]) -> list[str]:
+        for code in languages:
+            try:
+                resolve_language(code)
+            except ConfigError as err:
+                raise ValueError(str(err)) from None
+        if len(set(languages)) != len(languages):
+            raise ValueError("languages must be unique")
+        return languages
+
+    @property
+    def label_names(self) -> list[str]:
+        return [label.name for label in self.labels]
+
+
+class TeacherSpec(_Strict):
+    backend: Literal["embedded", "openai"] = "embedded"
+    model: str | None = Field(None, description="model name sent to the endpoint (openai)")
+    base_url: str | None = Field(None, description="e.g. http://localhost:8000/v1 (openai)")
+    api_key_env: str | None = Field(None, description="name of the environment variable holding the key")
+    mode: Literal["completion", "chat"] | None = Field(
+        None, description="prompt style; default: completion for embedded, chat for openai"
+    )
+    max_concurrency: int = Field(4, ge=1, le=1024)
+    timeout_s: float = Field(120.0, gt=0)
+    max_retries: int = Field(5, ge=0, le=50)
+    score_top_k: int | None = Field(None, ge=1, description="top log-probabilities asked for when scoring labels")
+    model_path: str | None = Field(None, description="GGUF file for the embedded backend (default: Gemma 3 270M)")
+    n_parallel: int = Field(4, ge=1, le=64, description="llama.cpp slots (embedded)")
+    n_ctx: int = Field(8192, ge=512, description="context size shared by all slots (embedded)")
+    n_threads: int | None = Field(None, ge=1, description="CPU threads (embedded; default: all cores)")
+
+    @model_validator(mode="after")
+    def _openai_needs_endpoint(self) -> TeacherSpec:
+        if self.backend == "openai":
+            missing = [f for f in ("base_url", "model") if getattr(self, f) is None]
+            if missing:
+                raise ValueError(f"the openai backend needs {' and '.join(missing)}")
+        return self
+
+    @property
+    def prompt_mode(self) -> Literal["completion", "chat"]:
+        if self.mode is not None:
+            return self.mode
+        return "completion" if self.backend == "embedded" else "chat"
+
+
+class GenerationSpec(_Strict):
+    samples_per_label: int = Field(10, ge=1, description="requests per language and label")
+    demos_per_prompt: int = Field(3, ge=0, description="human seed examples shown in each prompt")
+    temperature: float = Field(0.8, ge=0, le=2)
+    top_p: float = Field(0.95, gt=0, le=1)
+    max_tokens: int = Field(80, ge=1)
+    min_chars: int = Field(10, ge=1)
+    max_chars: int = Field(400, ge=1)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _bounds(self) -> GenerationSpec:
+        if self.min_chars > self.max_chars:
+            raise ValueError("min_chars must not exceed max_chars")
+        return self
+
+
+class DataSpec(_Strict):
+    """Paths may contain {lang}, replaced by each task language; relative paths start at the config's folder."""
+
+    format: Literal["auto", "jsonl", "csv", "parquet"] = "auto"
+    text_column: str = "text"
+    label_column: str = "label"
+    seed: str | None = Field(None, description="few human examples: demonstrations and the human training set")
+    dev: str | None = None
+    test: str = Field(description="human-labelled test data")
+
+
+class TfidfStudentSpec(_Strict):
+    type: Literal["tfidf"] = "tfidf"
+    name: str | None = None
+    train_on: list[Literal["synthetic", "human"]] = Field(default_factory=lambda: ["synthetic"], min_length=1)
+    analyzer: Literal["char_wb", "char", "word"] = "char_wb"
+    ngram_range: tuple[int, int] = (2, 5)
+    max_features: int | None = Field(200_000, ge=1)
+    C: float = Field(10.0, gt=0)
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.type
+
+
+class EvaluationSpec(_Strict):
+    teacher_shots: list[int] = Field(
+        default_factory=lambda: [0], description="examples per label in the teacher's classification prompt"
+    )
+    seed: int = 0
+
+    @field_validator("teacher_shots")
+    @classmethod
+    def _non_negative(cls, shots: list[int]) -> list[int]:
+        if any(k < 0 for k in shots):
+            raise ValueError("teacher_shots must be >= 0")
+        return shots
+
+
+class Config(_Strict):
+    task: TaskSpec
+    teacher: TeacherSpec = Field(default_factory=TeacherSpec)
+    generation: GenerationSpec = Field(default_factory=GenerationSpec)
+    data: DataSpec
+    students: list[TfidfStudentSpec] = Field(default_factory=lambda: [TfidfStudentSpec()])
+    evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
+    base_dir: Path = Field(Path("."), exclude=True, description="folder that relative data paths start from")
+
+    @model_validator(mode="after")
+    def _shots_need_seed(self) -> Config:
+        if self.data.seed is None:
+            if any(k > 0 for k in self.evaluation.teacher_shots):
+                raise ValueError("evaluation.teacher_shots > 0 needs data.seed")
+            if any("human" in s.train_on for s in self.students):
+                raise ValueError("a student with train_on: human needs data.seed")
+        names = [s.display_name for s in self.students]
+        if len(set(names)) != len(names):
+            raise ValueError("students need distinct names (set `name:`)")
+        return self
+
+    def data_path(self, split: Literal["seed", "dev", "test"], lang: str) -> Path | None:
+        """The file of one split for one language, or None when the config gives none."""
+        template = getattr(self.data, split)
+        if template is None:
+            return None
+        path = Path(template.replace("{lang}", lang)).expanduser()
+        return path if path.is_absolute() else self.base_dir / path
+
+    def to_yaml(self) -> str:
+        """The resolved config, with data paths made absolute, so that any output folder re-runs."""
+        dumped = self.model_dump(mode="json")
+        for split in ("seed", "dev", "test"):
+            value = dumped["data"][split]
+            if value is not None and not Path(value).is_absolute():
+                dumped["data"][split] = str((self.base_dir / value).resolve())
+        return yaml.safe_dump(dumped, sort_keys=False, allow_unicode=True)
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "(top level)"
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a YAML config; raise ConfigError naming the file and field."""
+    path = Path(path)
+    try:
+        raw_text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: config is not UTF-8 text") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read config: {err.strerror}") from None
+    try:
+        raw = yaml.safe_load(raw_text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "YAML"
+        problem = getattr(err, "problem", None) or str(err)
+        raise ConfigError(f"{path}: {where}: invalid YAML: {problem}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping with task, teacher, data, ... at the top level")
+    return parse_config(raw, source=str(path), base_dir=path.resolve().parent)
+
+
+def parse_config(raw: dict, source: str = "<config>", base_dir: Path | None = None) -> Config:
+    """Validate an already-parsed config mapping (the Python API's entry point)."""
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+        message = first["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"{source}: {_field_path(first['loc'])}: {message}{more}") from None
+    if base_dir is not None:
+        config.base_dir = base_dir
+    return config

@@ -1,0 +1,162 @@
+"""Labelled text rows in and out: JSONL, CSV and Parquet, checked against the task's labels."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from synthdistill.errors import DataError
+
+Format = Literal["auto", "jsonl", "csv", "parquet"]
+
+
+@dataclass
+class Example:
+    """One labelled text; `meta` carries provenance (teacher, template, prompt hash) or anything else."""
+
+    text: str
+    label: str
+    language: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        row: dict[str, Any] = {"text": self.text, "label": self.label}
+        if self.language is not None:
+            row["language"] = self.language
+        row.update(self.meta)
+        return row
+
+
+def _detect_format(path: Path, fmt: Format) -> Format:
+    if fmt != "auto":
+        return fmt
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".json", ".ndjson"):
+        return "jsonl"
+    if suffix in (".csv", ".tsv"):
+        return "csv"
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    raise DataError(f"{path}: cannot tell the format from the extension; set data.format")
+
+
+def _records_jsonl(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise DataError(f"{path}:{number}: not UTF-8 text") from None
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise DataError(f"{path}:{number}: invalid JSON: {err.msg}") from None
+            if not isinstance(record, dict):
+                raise DataError(f"{path}:{number}: expected a JSON object per line")
+            yield number, record
+
+
+def _records_csv(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            reader = csv.DictReader(handle, delimiter=delimiter)
+            for record in reader:
+                yield reader.line_num, record
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text") from None
+    except csv.Error as err:
+        raise DataError(f"{path}: invalid CSV: {err}") from None
+
+
+def _records_parquet(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
+    import pyarrow.parquet as pq  # adapter: the only user of pyarrow
+
+    try:
+        table = pq.read_table(path)
+    except Exception as err:  # pyarrow raises many types for a bad file
+        raise DataError(f"{path}: cannot read Parquet: {err}") from None
+    yield from enumerate(table.to_pylist(), start=1)
+
+
+def read_examples(
+    path: str | Path,
+    labels: Sequence[str] | None = None,
+    *,
+    text_column: str = "text",
+    label_column: str | None = "label",
+    fmt: Format = "auto",
+    language: str | None = None,
+) -> list[Example]:
+    """Read rows; with `labels` given, a label outside the task is an error naming file and line.
+
+    With `label_column=None` only texts are read (labels left empty), for prediction input.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    kind = _detect_format(path, fmt)
+    reader = {"jsonl": _records_jsonl, "csv": _records_csv, "parquet": _records_parquet}[kind]
+    known = set(labels) if labels is not None else None
+    examples: list[Example] = []
+    for number, record in reader(path):
+        where = f"{path}:{number}" if kind != "parquet" else f"{path}: row {number}"
+        text = record.get(text_column)
+        if not isinstance(text, str):
+            raise DataError(f"{where}: missing text column {text_column!r}")
+        if not text.strip():
+            raise DataError(f"{where}: empty text")
+        label = ""
+        if label_column is not None:
+            value = record.get(label_column)
+            if value is None or value == "":
+                raise DataError(f"{where}: missing label column {label_column!r}")
+            label = str(value)
+            if known is not None and label not in known:
+                raise DataError(f"{where}: label {label!r} is not in the task (labels: {', '.join(labels or [])})")
+        row_language = record.get("language", language)
+        meta = {k: v for k, v in record.items() if k not in (text_column, label_column, "language")}
+        examples.append(Example(text=text.strip(), label=label, language=row_language, meta=meta))
+    if not examples:
+        raise DataError(f"{path}: no rows")
+    return examples
+
+
+def atomic_write_text(path: str | Path, content: str) -> None:
+    """Write a file whole or not at all, so an interrupted run never leaves a half file behind."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(content)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
+    atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+
+
+def write_examples(path: str | Path, examples: Iterable[Example]) -> None:
+    write_jsonl(path, (example.to_dict() for example in examples))
+
+
+def sample_per_label(examples: Sequence[Example], k: int, seed: int) -> dict[str, list[Example]]:
+    """Up to k random examples of each label, reproducible from `seed`, in the data's label order."""
+    by_label: dict[str, list[Example]] = {}
+    for example in examples:
+        by_label.setdefault(example.label, []).append(example)
+    rng = random.Random(seed)
+    return {label: rng.sample(rows, min(k, len(rows))) for label, rows in by_label.items()}

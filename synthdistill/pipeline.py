@@ -1,0 +1,297 @@
+"""The Python API: each stage reads and writes plain files in one output folder; `run` chains them.
+
+Output folder: config.yaml (resolved, re-runnable), cache.sqlite (teacher answers), synthetic.jsonl,
+dropped.jsonl, dataset_card.md, teacher_predictions.jsonl, teacher_results.json, students/, results.json,
+report.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from synthdistill.classify import classify_with_teacher
+from synthdistill.config import Config
+from synthdistill.data import Example, atomic_write_text, read_examples, sample_per_label, write_examples, write_jsonl
+from synthdistill.errors import DataError, StudentError
+from synthdistill.evaluation import classification_scores
+from synthdistill.filters import filter_samples
+from synthdistill.generation import DroppedSample, generate_samples
+from synthdistill.report import ResultRecord, write_results
+from synthdistill.students.base import load_student, student_registry
+from synthdistill.teachers import Teacher, TeacherStats, open_teacher
+
+SYNTHETIC_FILE = "synthetic.jsonl"
+DROPPED_FILE = "dropped.jsonl"
+TEACHER_RESULTS_FILE = "teacher_results.json"
+STUDENT_INDEX_FILE = "students/index.json"
+
+
+@dataclass
+class LanguageData:
+    seed: list[Example]
+    dev: list[Example] | None
+    test: list[Example]
+
+
+@dataclass
+class RunSummary:
+    records: list[ResultRecord]
+    report: str
+    stats: TeacherStats = field(default_factory=TeacherStats)
+    n_synthetic: int = 0
+    n_dropped: int = 0
+
+
+def load_datasets(config: Config) -> dict[str, LanguageData]:
+    """Read every human data file the config names, before any work, so a bad file fails fast."""
+    labels = config.task.label_names
+    options = {
+        "text_column": config.data.text_column,
+        "label_column": config.data.label_column,
+        "fmt": config.data.format,
+    }
+    datasets: dict[str, LanguageData] = {}
+    for language in config.task.languages:
+        loaded: dict[str, list[Example] | None] = {}
+        for split in ("seed", "dev", "test"):
+            path = config.data_path(split, language)  # type: ignore[arg-type]
+            loaded[split] = None if path is None else read_examples(path, labels, language=language, **options)
+        datasets[language] = LanguageData(seed=loaded["seed"] or [], dev=loaded["dev"], test=loaded["test"] or [])
+    return datasets
+
+
+def prepare_output(config: Config, out: str | Path) -> Path:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "config.yaml", config.to_yaml())
+    return out
+
+
+@contextmanager
+def opened_teacher(config: Config, out: Path, *, progress: bool = True) -> Iterator[Teacher]:
+    teacher = open_teacher(config.teacher, out / "cache.sqlite", progress=progress)
+    try:
+        yield teacher
+    finally:
+        teacher.close()
+
+
+def _dataset_card(
+    config: Config, samples: Sequence[Example], dropped: Sequence[DroppedSample], teacher: Teacher
+) -> str:
+    lines = [f"# Synthetic dataset: {config.task.name}", "", f"Teacher: `{teacher.model}` ({teacher.mode} mode)", ""]
+    lines += [
+        "| language | " + " | ".join(config.task.label_names) + " | total |",
+        "|---" * (len(config.task.labels) + 2) + "|",
+    ]
+    for language in config.task.languages:
+        counts = [
+            sum(1 for s in samples if s.language == language and s.label == label) for label in config.task.label_names
+        ]
+        lines.append(f"| {language} | " + " | ".join(map(str, counts)) + f" | {sum(counts)} |")
+    reasons: dict[str, int] = {}
+    for row in dropped:
+        reasons[row.reason] = reasons.get(row.reason, 0) + 1
+    lines += [
+        "",
+        "Dropped (kept in dropped.jsonl): " + (", ".join(f"{r} {n}" for r, n in sorted(reasons.items())) or "none"),
+    ]
+    templates = sorted({str(s.meta.get("template")) for s in samples})
+    lines += [f"Templates: {', '.join(templates) or 'none'}", ""]
+    return "\n".join(lines)
+
+
+def generate(
+    config: Config, out: str | Path, teacher: Teacher | None = None, *, progress: bool = True
+) -> tuple[list[Example], list[DroppedSample]]:
+    """Write synthetic.jsonl (kept samples with provenance), dropped.jsonl and dataset_card.md."""
+    out = prepare_output(config, out)
+    datasets = load_datasets(config)
+    seeds = {language: data.seed for language, data in datasets.items()}
+    with _teacher_or(config, out, teacher, progress) as active:
+        raw, unparsable = generate_samples(config, active, seeds)
+        seed_texts = [example.text for data in datasets.values() for example in data.seed]
+        samples, filtered = filter_samples(
+            raw, min_chars=config.generation.min_chars, max_chars=config.generation.max_chars, seed_texts=seed_texts
+        )
+        dropped = unparsable + filtered
+        write_jsonl(out / DROPPED_FILE, (row.to_dict() for row in dropped))
+        atomic_write_text(out / "dataset_card.md", _dataset_card(config, samples, dropped, active))
+        write_examples(out / SYNTHETIC_FILE, samples)
+    return samples, dropped
+
+
+@contextmanager
+def _teacher_or(config: Config, out: Path, teacher: Teacher | None, progress: bool) -> Iterator[Teacher]:
+    if teacher is not None:
+        yield teacher
+    else:
+        with opened_teacher(config, out, progress=progress) as opened:
+            yield opened
+
+
+def read_synthetic(config: Config, path: str | Path) -> list[Example]:
+    examples = read_examples(path, config.task.label_names)
+    for number, example in enumerate(examples, start=1):
+        if example.language not in config.task.languages:
+            raise DataError(f"{path}: row {number}: language {example.language!r} is not in the task")
+    return examples
+
+
+def train(config: Config, out: str | Path, synthetic: Sequence[Example] | None = None) -> list[dict]:
+    """Train every configured student on each of its sources, per language; save under students/."""
+    out = Path(out)
+    if synthetic is None:
+        synthetic = read_synthetic(config, out / SYNTHETIC_FILE)
+    datasets = load_datasets(config)
+    registry = student_registry()
+    trained: list[dict] = []
+    for spec in config.students:
+        options = spec.model_dump(exclude={"type", "name", "train_on"})
+        for source in spec.train_on:
+            for language in config.task.languages:
+                rows = (
+                    [e for e in synthetic if e.language == language]
+                    if source == "synthetic"
+                    else datasets[language].seed
+                )
+                where = f"student {spec.display_name} on {source} data for {language}"
+                try:
+                    student = registry[spec.type](**options, seed=config.generation.seed)
+                    student.fit([e.text for e in rows], [e.label for e in rows])
+                except StudentError as err:
+                    raise StudentError(f"{where}: {err}") from None
+                folder = f"students/{spec.display_name}-{source}/{language}"
+                student.save(out / folder)
+                trained.append(
+                    {
+                        "classifier": spec.display_name,
+                        "train_source": source,
+                        "language": language,
+                        "n_train": len(rows),
+                        "path": folder,
+                    }
+                )
+    atomic_write_text(out / STUDENT_INDEX_FILE, json.dumps(trained, indent=1) + "\n")
+    return trained
+
+
+def classify(
+    config: Config, out: str | Path, teacher: Teacher | None = None, *, progress: bool = True
+) -> list[ResultRecord]:
+    """Score the teacher itself as a classifier on each test set, zero- and k-shot."""
+    out = prepare_output(config, out)
+    datasets = load_datasets(config)
+    labels = config.task.label_names
+    records: list[ResultRecord] = []
+    predictions_rows: list[dict] = []
+    with _teacher_or(config, out, teacher, progress) as active:
+        for language, data in datasets.items():
+            for k in config.evaluation.teacher_shots:
+                by_label = sample_per_label(data.seed, k, seed=config.evaluation.seed) if k else {}
+                shots = [example for label in labels for example in by_label.get(label, [])]
+                predictions = classify_with_teacher(config, active, language, [e.text for e in data.test], shots)
+                name = f"teacher-{k}shot"
+                predicted = [p.label for p in predictions]
+                scores = classification_scores([e.label for e in data.test], predicted, labels)
+                records.append(
+                    ResultRecord(
+                        task=config.task.name,
+                        language=language,
+                        classifier=name,
+                        train_source="human" if shots else "none",
+                        n_train=len(shots),
+                        model=active.model,
+                        **{k_: scores[k_] for k_ in ("n_test", "macro_f1", "accuracy", "invalid_rate", "per_label_f1")},
+                    )
+                )
+                predictions_rows += [
+                    {
+                        "language": language,
+                        "classifier": name,
+                        "text": e.text,
+                        "gold": e.label,
+                        "predicted": p.label,
+                        "probabilities": p.probabilities,
+                        "answer": p.answer,
+                    }
+                    for e, p in zip(data.test, predictions, strict=True)
+                ]
+    write_jsonl(out / "teacher_predictions.jsonl", predictions_rows)
+    atomic_write_text(out / TEACHER_RESULTS_FILE, json.dumps([r.to_dict() for r in records], indent=1) + "\n")
+    return records
+
+
+def evaluate(config: Config, out: str | Path) -> tuple[list[ResultRecord], str]:
+    """Score every trained student on the test sets, beside the teacher's scores; write results.json and report.md."""
+    out = Path(out)
+    datasets = load_datasets(config)
+    labels = config.task.label_names
+    records: list[ResultRecord] = []
+    teacher_file = out / TEACHER_RESULTS_FILE
+    if teacher_file.is_file():
+        records += [ResultRecord(**row) for row in json.loads(teacher_file.read_text(encoding="utf-8"))]
+    index_file = out / STUDENT_INDEX_FILE
+    if not index_file.is_file() and not records:
+        raise DataError(f"{out}: nothing to evaluate: run `train` and/or `classify` first")
+    index = json.loads(index_file.read_text(encoding="utf-8")) if index_file.is_file() else []
+    for entry in index:
+        test = datasets[entry["language"]].test
+        student = load_student(out / entry["path"])
+        scores = classification_scores([e.label for e in test], student.predict([e.text for e in test]), labels)
+        records.append(
+            ResultRecord(
+                task=config.task.name,
+                language=entry["language"],
+                classifier=entry["classifier"],
+                train_source=entry["train_source"],
+                n_train=entry["n_train"],
+                model=entry["path"],
+                **{k: scores[k] for k in ("n_test", "macro_f1", "accuracy", "invalid_rate", "per_label_f1")},
+            )
+        )
+    order = {language: i for i, language in enumerate(config.task.languages)}
+    records.sort(key=lambda r: order.get(r.language, len(order)))
+    notes = [
+        f"Task `{config.task.name}`, teacher `{config.teacher.model or config.teacher.backend}` "
+        f"({config.teacher.backend} backend); scores on the human-labelled test split.",
+        "teacher-Kshot: the teacher classifying with K human examples per label in its prompt; "
+        "invalid: answers that name no label, counted as wrong.",
+    ]
+    report = write_results(out, records, title=f"synthdistill: {config.task.name}", notes=notes)
+    return records, report
+
+
+def run(config: Config, out: str | Path, *, progress: bool = True) -> RunSummary:
+    """Generate, filter, train, classify with the teacher, evaluate, report: the whole job."""
+    out = prepare_output(config, out)
+    load_datasets(config)  # fail on bad data before the teacher starts
+    for stale in ("results.json", "report.md"):  # an earlier run's results must not pass for this one's
+        (out / stale).unlink(missing_ok=True)
+    with opened_teacher(config, out, progress=progress) as teacher:
+        samples, dropped = generate(config, out, teacher)
+        classify(config, out, teacher)
+        stats = teacher.stats
+    train(config, out, samples)
+    records, report = evaluate(config, out)
+    return RunSummary(records, report, stats, n_synthetic=len(samples), n_dropped=len(dropped))
+
+
+def predict(student_dir: str | Path, texts: Sequence[str]) -> list[dict]:
+    """Labels and probabilities of a saved student for new texts."""
+    student = load_student(student_dir)
+    if not texts:
+        return []
+    probabilities = student.predict_proba(list(texts))
+    return [
+        {
+            "text": text,
+            "label": student.classes[int(row.argmax())],
+            "probabilities": {label: float(p) for label, p in zip(student.classes, row, strict=True)},
+        }
+        for text, row in zip(texts, probabilities, strict=True)
+    ]

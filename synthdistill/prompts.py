@@ -1,0 +1,42 @@
+"""Prompt templates are files, versioned by name; the name goes into the provenance of every row."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import jinja2
+
+TEMPLATE_SUFFIX = ".jinja"
+
+
+@dataclass(frozen=True)
+class RenderedPrompt:
+    text: str
+    template: str  # e.g. generate.completion.v1
+
+    @property
+    def digest(self) -> str:
+        return prompt_hash(self.text)
+
+
+def prompt_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("synthdistill", "templates"),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=False,
+    )
+
+
+def render(template: str, **variables: Any) -> RenderedPrompt:
+    """Render `templates/<template>.jinja`; a missing variable is an error, not an empty string."""
+    text = _environment().get_template(template + TEMPLATE_SUFFIX).render(**variables)
+    return RenderedPrompt(text=text, template=template)

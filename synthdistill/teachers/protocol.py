@@ -1,0 +1,56 @@
+"""What every teacher backend exchanges: one request, one completion, one small protocol."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Protocol
+
+PromptMode = Literal["completion", "chat"]
+
+
+@dataclass(frozen=True)
+class CompletionRequest:
+    """A single call; `prompt` for completion mode, `messages` for chat mode."""
+
+    prompt: str | None = None
+    messages: tuple[tuple[str, str], ...] | None = None  # (role, content) pairs
+    max_tokens: int = 64
+    temperature: float = 0.0
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+    top_logprobs: int | None = None  # ask for this many alternatives per generated token
+    seed: int | None = None  # the sample index folds in here, so each sample is its own request
+
+    def canonical(self) -> dict[str, Any]:
+        """The parts that define the answer, for cache keys and logs."""
+        return asdict(self)
+
+
+@dataclass
+class Completion:
+    text: str
+    finish_reason: str | None = None
+    top_logprobs: list[dict[str, float]] = field(default_factory=list)  # one dict per generated token
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Completion:
+        return cls(**data)
+
+
+class TeacherBackend(Protocol):
+    """A transport to one model. Retries of transient faults live here; caching does not."""
+
+    model: str
+    mode: PromptMode
+    score_top_k: int
+
+    async def complete(self, request: CompletionRequest) -> Completion: ...
+
+    async def aclose(self) -> None: ...
+
+    def close(self) -> None: ...

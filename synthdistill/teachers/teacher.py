@@ -1,0 +1,179 @@
+"""The engine around a backend: request cache, concurrency limit, token counts, progress, label scoring."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import TypeVar
+
+from tqdm import tqdm
+
+from synthdistill.errors import TeacherError
+from synthdistill.teachers.cache import RequestCache, request_key
+from synthdistill.teachers.protocol import Completion, CompletionRequest, TeacherBackend
+
+T = TypeVar("T")
+
+_SCORE_MAX_DEPTH = 4  # tokens walked per label before its remaining text is taken as given
+_SCORE_PRUNE_LOGPROB = math.log(0.02)  # a rarer path (a non-canonical tokenisation) is not worth a request
+
+
+@dataclass
+class TeacherStats:
+    sent: int = 0
+    cached: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class Teacher:
+    """Sends requests through the cache; a repeated request is answered without reaching the backend."""
+
+    def __init__(
+        self,
+        backend: TeacherBackend,
+        cache: RequestCache | None = None,
+        *,
+        max_concurrency: int = 4,
+        progress: bool = True,
+    ):
+        self.backend = backend
+        self.cache = cache
+        self.max_concurrency = max_concurrency
+        self.progress = progress
+        self.stats = TeacherStats()
+
+    @property
+    def model(self) -> str:
+        return self.backend.model
+
+    @property
+    def mode(self) -> str:
+        return self.backend.mode
+
+    async def _complete(self, request: CompletionRequest, limit: asyncio.Semaphore) -> Completion:
+        key = request_key(self.backend.model, request)
+        if self.cache is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                self.stats.cached += 1
+                return hit
+        async with limit:
+            answer = await self.backend.complete(request)
+        self.stats.sent += 1
+        self.stats.prompt_tokens += answer.prompt_tokens
+        self.stats.completion_tokens += answer.completion_tokens
+        if self.cache is not None:
+            self.cache.put(key, self.backend.model, request, answer)
+        return answer
+
+    def _bar(self, total: int, desc: str) -> tqdm:
+        return tqdm(total=total, desc=desc, unit="req", disable=not self.progress, file=sys.stderr, leave=False)
+
+    def _run(self, coroutine_factory: Callable[[], Awaitable[T]]) -> T:
+        async def main() -> T:
+            try:
+                return await coroutine_factory()
+            finally:
+                await self.backend.aclose()
+
+        try:
+            return asyncio.run(main())
+        except* TeacherError as group:  # the first failure of a batch, not the whole task group
+            raise group.exceptions[0] from None
+
+    def complete_many(self, requests: Sequence[CompletionRequest], desc: str = "teacher") -> list[Completion]:
+        """Answer all requests, at most `max_concurrency` at a time; the first hard failure stops the batch."""
+
+        async def gather() -> list[Completion]:
+            limit = asyncio.Semaphore(self.max_concurrency)
+            results: list[Completion | None] = [None] * len(requests)
+            with self._bar(len(requests), desc) as bar:
+
+                async def one(index: int, request: CompletionRequest) -> None:
+                    results[index] = await self._complete(request, limit)
+                    bar.update(1)
+                    bar.set_postfix(sent=self.stats.sent, cached=self.stats.cached, refresh=False)
+
+                async with asyncio.TaskGroup() as group:
+                    for index, request in enumerate(requests):
+                        group.create_task(one(index, request))
+            return [r for r in results if r is not None]
+
+        return self._run(gather)
+
+    async def _score_one(
+        self, prompt: str, continuations: Sequence[str], limit: asyncio.Semaphore
+    ) -> list[float | None]:
+        """Log-probability of each continuation, by walking the teacher's top tokens from the prompt.
+
+        Walking stops for a label once its text is told apart from every other label's, so labels that
+        differ in their first token cost one request per text (from a cached prompt prefix).
+        """
+        probabilities = [0.0] * len(continuations)
+        top_k = self.backend.score_top_k
+
+        async def walk(prefix: str, pending: dict[int, str], depth: int, logp: float) -> None:
+            request = CompletionRequest(prompt=prompt + prefix, max_tokens=1, temperature=0.0, top_logprobs=top_k)
+            answer = await self._complete(request, limit)
+            if not answer.top_logprobs:
+                raise TeacherError(f"teacher {self.model} returned no log-probabilities, so it cannot score labels")
+            children: dict[str, dict[int, str]] = {}
+            for token, token_logprob in answer.top_logprobs[0].items():
+                if not token:
+                    continue
+                for index, rest in pending.items():
+                    if not rest.startswith(token):
+                        continue
+                    full = continuations[index]
+                    consumed = full[: len(full) - len(rest) + len(token)]
+                    told_apart = not any(
+                        other.startswith(consumed) for j, other in enumerate(continuations) if j != index
+                    )
+                    if len(token) == len(rest) or told_apart:
+                        probabilities[index] += math.exp(logp + token_logprob)
+                    elif depth < _SCORE_MAX_DEPTH and logp + token_logprob > _SCORE_PRUNE_LOGPROB:
+                        children.setdefault(token, {})[index] = rest[len(token) :]
+            await asyncio.gather(
+                *(
+                    walk(prefix + token, rest, depth + 1, logp + answer.top_logprobs[0][token])
+                    for token, rest in children.items()
+                )
+            )
+
+        await walk("", dict(enumerate(continuations)), 0, 0.0)
+        return [math.log(p) if p > 0 else None for p in probabilities]
+
+    def score_many(
+        self, prompts: Sequence[str], continuations: Sequence[str], desc: str = "scoring"
+    ) -> list[list[float | None]]:
+        """For each prompt, the log-probability of each continuation; None where it is not among the top tokens."""
+        if self.backend.mode != "completion":
+            raise TeacherError("label scoring needs a completion-mode teacher (teacher.mode: completion)")
+
+        async def gather() -> list[list[float | None]]:
+            limit = asyncio.Semaphore(self.max_concurrency)
+            results: list[list[float | None]] = [[] for _ in prompts]
+            with self._bar(len(prompts), desc) as bar:
+
+                async def one(index: int, prompt: str) -> None:
+                    results[index] = await self._score_one(prompt, continuations, limit)
+                    bar.update(1)
+
+                async with asyncio.TaskGroup() as group:
+                    for index, prompt in enumerate(prompts):
+                        group.create_task(one(index, prompt))
+            return results
+
+        return self._run(gather)
+
+    def close(self) -> None:
+        self.backend.close()
+        if self.cache is not None:
+            self.cache.close()
