@@ -1,0 +1,77 @@
+"""A scripted OpenAI-like server on 127.0.0.1 for fault injection: each request takes the next scripted step."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from aiohttp import web
+
+OK_BODY = {
+    "choices": [{"text": " fine", "index": 0, "finish_reason": "stop", "logprobs": None}],
+    "usage": {"prompt_tokens": 3, "completion_tokens": 1},
+}
+
+
+class FaultServer:
+    """Steps: ("ok",), ("status", code, headers), ("hang", seconds), ("garbage", raw_text), ("json", body)."""
+
+    def __init__(self, steps: list[tuple]):
+        self.steps = list(steps)
+        self.received: list[dict] = []
+        self.headers: list[dict] = []
+        self.url = ""
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.received.append(await request.json())
+        self.headers.append(dict(request.headers))
+        step = self.steps.pop(0) if self.steps else ("ok",)
+        kind = step[0]
+        if kind == "status":
+            return web.Response(status=step[1], headers=step[2] if len(step) > 2 else None, text="scripted failure")
+        if kind == "hang":
+            await asyncio.sleep(step[1])
+            return web.json_response(OK_BODY)
+        if kind == "garbage":
+            return web.Response(text=step[1], content_type="application/json")
+        if kind == "json":
+            return web.json_response(step[1])
+        return web.json_response(OK_BODY)
+
+
+@contextmanager
+def fault_server(steps: list[tuple]) -> Iterator[FaultServer]:
+    server = FaultServer(steps)
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    runner_box: dict = {}
+
+    async def start() -> None:
+        app = web.Application()
+        app.router.add_post("/v1/completions", server.handle)
+        app.router.add_post("/v1/chat/completions", server.handle)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        server.url = f"http://127.0.0.1:{port}/v1"
+        runner_box["runner"] = runner
+        ready.set()
+
+    thread = threading.Thread(target=lambda: (loop.run_until_complete(start()), loop.run_forever()), daemon=True)
+    thread.start()
+    ready.wait(10)
+    try:
+        yield server
+    finally:
+        asyncio.run_coroutine_threadsafe(runner_box["runner"].cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+
+
+def dumps(body: dict) -> str:
+    return json.dumps(body)

@@ -1,0 +1,124 @@
+"""The command line: errors as one line with a non-zero exit, and the whole job end to end."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import tiny_config_dict, write_jsonl
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "synthdistill", *args], capture_output=True, text=True, cwd=cwd, timeout=900
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("synthdistill: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_help_lists_the_commands():
+    result = cli("--help")
+    assert result.returncode == 0
+    for command in ("run", "generate", "train", "classify", "evaluate", "predict"):
+        assert command in result.stdout
+
+
+def test_bad_config_fails_before_any_work(tiny_project):
+    raw = yaml.safe_load((tiny_project / "config.yaml").read_text())
+    raw["teacher"]["max_concurency"] = 3
+    (tiny_project / "bad.yaml").write_text(yaml.safe_dump(raw))
+    result = cli("run", str(tiny_project / "bad.yaml"), "--out", str(tiny_project / "out"))
+    assert_one_line_error(result, "bad.yaml", "teacher.max_concurency", "Extra inputs")
+    assert not (tiny_project / "out").exists()
+
+
+def test_missing_data_file(tiny_project):
+    (tiny_project / "data/en/test.jsonl").unlink()
+    result = cli("run", str(tiny_project / "config.yaml"), "--out", str(tiny_project / "out"))
+    assert_one_line_error(result, "data/en/test.jsonl", "file not found")
+    assert not (tiny_project / "out/results.json").exists()
+
+
+def test_label_not_in_task(tiny_project):
+    write_jsonl(tiny_project / "data/en/seed.jsonl", [{"text": "A film premiere.", "label": "entertainment"}])
+    result = cli("generate", str(tiny_project / "config.yaml"), "--out", str(tiny_project / "out"))
+    assert_one_line_error(result, "seed.jsonl:1", "'entertainment' is not in the task")
+    assert not (tiny_project / "out/synthetic.jsonl").exists()
+
+
+def test_teacher_down(tiny_project):
+    raw = tiny_config_dict(backend="openai", base_url="http://127.0.0.1:9/v1", model="m", max_retries=1)
+    (tiny_project / "down.yaml").write_text(yaml.safe_dump(raw))
+    result = cli("run", str(tiny_project / "down.yaml"), "--out", str(tiny_project / "out"), "--no-progress")
+    assert_one_line_error(result, "teacher at http://127.0.0.1:9/v1", "failed after 2 attempts", "connection failed")
+    for output in ("synthetic.jsonl", "results.json", "report.md"):
+        assert not (tiny_project / "out" / output).exists()
+
+
+def test_predict_needs_a_saved_student(tmp_path):
+    assert_one_line_error(cli("predict", str(tmp_path), "--text", "x"), "no saved student")
+
+
+@pytest.mark.slow
+def test_run_end_to_end_on_the_embedded_teacher_then_rerun_from_cache(tiny_project):
+    out = tiny_project / "out"
+    first = cli("run", "config.yaml", "--out", "out", "--no-progress", cwd=tiny_project)
+    assert first.returncode == 0, first.stderr
+    assert "teacher-0shot" in first.stdout and "tfidf" in first.stdout
+    sent_line = next(line for line in first.stdout.splitlines() if line.startswith("teacher requests:"))
+    sent = int(sent_line.split()[2])
+    assert sent >= 6 + 2 * 6 and "0 from cache" in sent_line  # 6 samples, then 6 test texts x 2 settings
+
+    records = json.loads((out / "results.json").read_text())
+    keys = {"task", "language", "classifier", "train_source", "n_train", "n_test", "macro_f1", "accuracy"}
+    assert all(keys <= set(r) for r in records)
+    by_name = {(r["classifier"], r["train_source"]): r for r in records}
+    assert set(by_name) == {
+        ("teacher-0shot", "none"),
+        ("teacher-1shot", "human"),
+        ("tfidf", "synthetic"),
+        ("tfidf", "human"),
+    }
+    assert by_name[("teacher-1shot", "human")]["n_train"] == 2
+    assert by_name[("tfidf", "human")]["n_train"] == 6
+    assert all(r["n_test"] == 6 and 0 <= r["macro_f1"] <= 1 for r in records)
+
+    synthetic = [json.loads(line) for line in (out / "synthetic.jsonl").read_text().splitlines()]
+    dropped = [json.loads(line) for line in (out / "dropped.jsonl").read_text().splitlines()]
+    assert len(synthetic) + len(dropped) == 6
+    assert by_name[("tfidf", "synthetic")]["n_train"] == len(synthetic)
+    for row in synthetic:
+        assert row["language"] == "en" and row["label"] in ("sports", "politics")
+        assert row["teacher"] == "gemma-3-270m-q4_k_m" and row["template"] == "generate.completion.v1"
+    assert "## English (en)" in (out / "report.md").read_text()
+    assert yaml.safe_load((out / "config.yaml").read_text())["task"]["name"] == "tiny-topic"
+
+    again = cli("run", "config.yaml", "--out", "out", "--no-progress", cwd=tiny_project)
+    assert again.returncode == 0, again.stderr
+    assert f"teacher requests: 0 sent, {sent} from cache" in again.stdout
+    assert json.loads((out / "results.json").read_text()) == records
+
+    student = out / "students/tfidf-human/en"
+    predicted = cli(
+        "predict",
+        str(student),
+        "--text",
+        "The team won the cup final.",
+        "--text",
+        "The parliament passed the law on elections.",
+    )
+    assert predicted.returncode == 0, predicted.stderr
+    rows = [json.loads(line) for line in predicted.stdout.splitlines()]
+    assert [r["label"] for r in rows] == ["sports", "politics"]
+    assert all(abs(sum(r["probabilities"].values()) - 1) < 1e-9 for r in rows)

@@ -1,0 +1,100 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from synthdistill.config import load_config, parse_config
+from synthdistill.errors import ConfigError
+from tests.conftest import tiny_config_dict
+
+
+def write(tmp_path: Path, config: dict | str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(config if isinstance(config, str) else yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+def error_of(tmp_path: Path, config: dict | str) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, config))
+    return str(info.value)
+
+
+def test_valid_config_resolves_paths_and_defaults(tmp_path):
+    config = load_config(write(tmp_path, tiny_config_dict()))
+    assert config.task.label_names == ["sports", "politics"]
+    assert config.teacher.prompt_mode == "completion"
+    assert config.data_path("test", "en") == tmp_path / "data/en/test.jsonl"
+    assert config.data_path("dev", "en") is None
+    dumped = yaml.safe_load(config.to_yaml())
+    assert dumped["data"]["test"] == str((tmp_path / "data/{lang}/test.jsonl").resolve())
+
+
+def test_misspelt_key_names_its_path(tmp_path):
+    raw = tiny_config_dict()
+    raw["generation"]["samples_per_lable"] = 5
+    message = error_of(tmp_path, raw)
+    assert "config.yaml" in message and "generation.samples_per_lable" in message
+
+
+def test_bad_value_in_list_names_index(tmp_path):
+    raw = tiny_config_dict()
+    raw["students"][0]["C"] = -1
+    assert "students[0].C" in error_of(tmp_path, raw)
+
+
+def test_unknown_language_code(tmp_path):
+    raw = tiny_config_dict()
+    raw["task"]["languages"] = ["en", "qqq"]
+    message = error_of(tmp_path, raw)
+    assert "task.languages" in message and "qqq" in message
+
+
+def test_duplicate_labels(tmp_path):
+    raw = tiny_config_dict()
+    raw["task"]["labels"].append({"name": "sports", "description": "again"})
+    assert "repeated: sports" in error_of(tmp_path, raw)
+
+
+def test_openai_backend_needs_url_and_model(tmp_path):
+    raw = tiny_config_dict(backend="openai")
+    message = error_of(tmp_path, raw)
+    assert "teacher" in message and "base_url and model" in message
+
+
+def test_shots_need_seed_data(tmp_path):
+    raw = tiny_config_dict()
+    del raw["data"]["seed"]
+    raw["students"] = [{"type": "tfidf"}]
+    assert "needs data.seed" in error_of(tmp_path, raw)
+
+
+def test_missing_required_section(tmp_path):
+    raw = tiny_config_dict()
+    del raw["data"]
+    assert "data: Field required" in error_of(tmp_path, raw)
+
+
+def test_yaml_syntax_error_names_line(tmp_path):
+    message = error_of(tmp_path, "task:\n  name: x\n  labels: [a, b\n")
+    assert "config.yaml: line" in message and "invalid YAML" in message
+
+
+def test_missing_and_non_utf8_files(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("name: caf\xe9".encode("latin-1"))
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config(path)
+
+
+def test_top_level_must_be_mapping(tmp_path):
+    assert "mapping" in error_of(tmp_path, "- a\n- b\n")
+
+
+def test_parse_config_from_dict():
+    config = parse_config(tiny_config_dict(), source="inline")
+    assert config.generation.samples_per_label == 3
+    with pytest.raises(ConfigError, match=r"^inline: generation.min_chars"):
+        parse_config({**tiny_config_dict(), "generation": {"min_chars": 0}}, source="inline")

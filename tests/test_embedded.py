@@ -1,0 +1,68 @@
+"""The real paths: llama.cpp's OpenAI-compatible server on 127.0.0.1, driven by the openai backend."""
+
+import math
+
+import pytest
+
+from synthdistill.teachers.embedded import EmbeddedBackend, EmbeddedServer
+from synthdistill.teachers.openai import OpenAICompatibleBackend
+from synthdistill.teachers.protocol import CompletionRequest
+from synthdistill.teachers.teacher import Teacher
+
+pytestmark = pytest.mark.slow
+
+FEW_SHOT = (
+    "Sentences with their topic (sports or politics).\n\n"
+    "Sentence: The striker scored twice in the league match.\nTopic: sports\n\n"
+    "Sentence: Parliament voted on the new election law.\nTopic: politics\n\n"
+    "Sentence: {text}\nTopic:"
+)
+
+
+@pytest.fixture(scope="module")
+def server():
+    running = EmbeddedServer(n_parallel=2, n_ctx=4096)
+    yield running
+    running.close()
+
+
+def test_server_listens_on_loopback(server):
+    assert server.base_url.startswith("http://127.0.0.1:")
+
+
+def test_openai_backend_generates_with_seeded_sampling_and_token_counts(server):
+    backend = OpenAICompatibleBackend(server.base_url, "gemma", mode="completion", timeout_s=120)
+    teacher = Teacher(backend, progress=False)  # no cache: both requests reach the server
+    request = CompletionRequest(prompt="The capital of France is", max_tokens=8, temperature=0.8, seed=42)
+    first, second = teacher.complete_many([request, request])
+    assert first.text.strip() and first.text == second.text
+    assert first.completion_tokens > 0 and first.prompt_tokens >= 5
+    assert teacher.stats.sent == 2
+    [greedy] = teacher.complete_many([CompletionRequest(prompt="One, two, three,", max_tokens=3, top_logprobs=5)])
+    assert greedy.text.strip().startswith("four")
+    assert len(greedy.top_logprobs) >= 1 and len(greedy.top_logprobs[0]) == 5
+    assert max(greedy.top_logprobs[0], key=greedy.top_logprobs[0].get) == " four"
+
+
+def test_label_scoring_through_the_real_server(server):
+    backend = OpenAICompatibleBackend(server.base_url, "gemma", mode="completion", score_top_k=50)
+    teacher = Teacher(backend, progress=False)
+    texts = ["The goalkeeper saved a penalty in the cup final.", "The senate passed the budget after a long debate."]
+    scores = teacher.score_many([FEW_SHOT.format(text=t) for t in texts], [" sports", " politics"])
+    (sport_s, sport_p), (pol_s, pol_p) = scores
+    assert sport_s is not None and pol_p is not None
+    assert sport_p is None or sport_s > sport_p  # None: not even among the top 50 tokens
+    assert pol_s is None or pol_p > pol_s
+    found = [s for s in (sport_s, sport_p, pol_s, pol_p) if s is not None]
+    assert all(s <= 0 for s in found)
+    assert math.exp(sport_s) + math.exp(sport_p or -math.inf) <= 1.0 + 1e-6
+
+
+def test_embedded_backend_starts_only_when_needed_and_stops():
+    backend = EmbeddedBackend(n_parallel=1, n_ctx=1024)
+    assert backend.server is None and backend.model == "gemma-3-270m-q4_k_m"
+    teacher = Teacher(backend, progress=False)
+    [answer] = teacher.complete_many([CompletionRequest(prompt="Hello", max_tokens=2)])
+    assert backend.server is not None and answer.completion_tokens >= 1
+    teacher.close()
+    assert backend.server is None

@@ -1,0 +1,135 @@
+"""The openai backend against a scripted server: retries, backoff, timeouts, garbage, and keys."""
+
+import time
+
+import pytest
+
+from synthdistill.errors import ConfigError, TeacherError
+from synthdistill.teachers.openai import OpenAICompatibleBackend
+from synthdistill.teachers.protocol import CompletionRequest
+from synthdistill.teachers.teacher import Teacher
+from tests.fault_server import fault_server
+
+REQUEST = CompletionRequest(prompt="hello", max_tokens=5)
+
+
+def complete(url: str, requests=(REQUEST,), **options):
+    backend = OpenAICompatibleBackend(url, "m", mode="completion", backoff_s=0.05, **options)
+    return Teacher(backend, progress=False).complete_many(list(requests))
+
+
+def test_429_with_retry_after_is_honoured_then_succeeds():
+    with fault_server([("status", 429, {"Retry-After": "0.4"}), ("status", 429, {"Retry-After": "0.4"})]) as server:
+        started = time.monotonic()
+        [answer] = complete(server.url, max_retries=3)
+        elapsed = time.monotonic() - started
+    assert answer.text == " fine" and answer.prompt_tokens == 3
+    assert len(server.received) == 3
+    assert elapsed >= 0.8  # waited as long as the server asked, twice
+
+
+def test_500s_are_retried_with_backoff():
+    with fault_server([("status", 500), ("status", 502), ("status", 503)]) as server:
+        [answer] = complete(server.url, max_retries=3)
+    assert answer.text == " fine" and len(server.received) == 4
+
+
+def test_persistent_failure_is_reported_not_turned_into_data():
+    with fault_server([("status", 500)] * 10) as server, pytest.raises(TeacherError) as info:
+        complete(server.url, max_retries=2)
+    assert "failed after 3 attempts: HTTP 500" in str(info.value)
+    assert len(server.received) == 3
+
+
+def test_hung_connection_times_out_and_is_retried():
+    with fault_server([("hang", 2)]) as server:
+        started = time.monotonic()
+        [answer] = complete(server.url, max_retries=1, timeout_s=0.5)
+        assert time.monotonic() - started < 4
+    assert answer.text == " fine"
+
+
+def test_hang_every_time_gives_a_timeout_error():
+    with (
+        fault_server([("hang", 1.5), ("hang", 1.5)]) as server,
+        pytest.raises(TeacherError, match=r"no answer within 0\.3 s"),
+    ):
+        complete(server.url, max_retries=1, timeout_s=0.3)
+
+
+@pytest.mark.parametrize(
+    ("garbage", "reason"),
+    [
+        (("garbage", "{not json"), "not JSON"),
+        (("json", {"choices": []}), "malformed answer"),
+        (("json", {"error": "oops"}), "malformed answer"),
+        (("json", {"choices": [{"text": None}]}), "malformed answer"),
+    ],
+)
+def test_garbage_answers_never_become_data(garbage, reason):
+    with fault_server([garbage] * 3) as server, pytest.raises(TeacherError, match=reason):
+        complete(server.url, max_retries=2)
+
+
+def test_garbage_then_good_answer_recovers():
+    with fault_server([("garbage", "<html>proxy error</html>")]) as server:
+        [answer] = complete(server.url, max_retries=2)
+    assert answer.text == " fine"
+
+
+def test_client_errors_are_not_retried():
+    with fault_server([("status", 400), ("ok",)]) as server, pytest.raises(TeacherError, match="HTTP 400"):
+        complete(server.url, max_retries=5)
+    assert len(server.received) == 1
+
+
+def test_server_down_is_a_clear_error():
+    with fault_server([]) as server:
+        url = server.url
+    with pytest.raises(TeacherError, match="connection failed"):
+        complete(url, max_retries=1)
+
+
+def test_api_key_from_environment_is_sent_and_never_shown(monkeypatch):
+    monkeypatch.setenv("SD_TEST_KEY", "sk-secret-123")
+    with fault_server([("status", 401)]) as server:
+        backend = OpenAICompatibleBackend(server.url, "m", mode="completion", api_key_env="SD_TEST_KEY")
+        with pytest.raises(TeacherError) as info:
+            Teacher(backend, progress=False).complete_many([REQUEST])
+    assert server.headers[0]["Authorization"] == "Bearer sk-secret-123"
+    assert "sk-secret" not in str(info.value) and "sk-secret" not in repr(backend)
+
+
+def test_missing_key_variable_is_a_config_error(monkeypatch):
+    monkeypatch.delenv("SD_MISSING_KEY", raising=False)
+    with pytest.raises(ConfigError, match="SD_MISSING_KEY is not set"):
+        OpenAICompatibleBackend("http://127.0.0.1:1/v1", "m", api_key_env="SD_MISSING_KEY")
+
+
+def test_chat_payload_and_both_logprob_shapes():
+    chat_body = {
+        "choices": [
+            {
+                "message": {"content": "sports"},
+                "finish_reason": "stop",
+                "logprobs": {
+                    "content": [
+                        {"token": "sports", "logprob": -0.1, "top_logprobs": [{"token": "sports", "logprob": -0.1}]}
+                    ]
+                },
+            }
+        ],
+    }
+    legacy_body = {"choices": [{"text": " a", "logprobs": {"top_logprobs": [{" a": -0.5, " b": -1.5}]}}]}
+    with fault_server([("json", chat_body)]) as server:
+        backend = OpenAICompatibleBackend(server.url, "m", mode="chat")
+        request = CompletionRequest(messages=(("user", "hi"),), top_logprobs=5, seed=3)
+        [answer] = Teacher(backend, progress=False).complete_many([request])
+    assert answer.text == "sports" and answer.top_logprobs == [{"sports": -0.1}]
+    sent = server.received[0]
+    assert sent["messages"] == [{"role": "user", "content": "hi"}]
+    assert sent["logprobs"] is True and sent["top_logprobs"] == 5 and sent["seed"] == 3
+    with fault_server([("json", legacy_body)]) as server:
+        [answer] = complete(server.url, [CompletionRequest(prompt="p", top_logprobs=2)])
+    assert answer.top_logprobs == [{" a": -0.5, " b": -1.5}]
+    assert server.received[0]["logprobs"] == 2
