@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from synthdistill.teachers.embedded import EmbeddedBackend, EmbeddedServer
+from synthdistill.teachers.embedded import EmbeddedBackend, EmbeddedServer, ServerSettings
 from synthdistill.teachers.openai import OpenAICompatibleBackend
 from synthdistill.teachers.protocol import CompletionRequest
 from synthdistill.teachers.teacher import Teacher
@@ -21,7 +21,7 @@ FEW_SHOT = (
 
 @pytest.fixture(scope="module")
 def server():
-    running = EmbeddedServer(n_parallel=2, n_ctx=4096)
+    running = EmbeddedServer(settings=ServerSettings(n_parallel=2, n_ctx=4096))
     yield running
     running.close()
 
@@ -59,7 +59,7 @@ def test_label_scoring_through_the_real_server(server):
 
 
 def test_embedded_backend_starts_only_when_needed_and_stops():
-    backend = EmbeddedBackend(n_parallel=1, n_ctx=1024)
+    backend = EmbeddedBackend(settings=ServerSettings(n_parallel=1, n_ctx=1024))
     assert backend.server is None and backend.model == "gemma-3-270m-q4_k_m"
     teacher = Teacher(backend, progress=False)
     [answer] = teacher.complete_many([CompletionRequest(prompt="Hello", max_tokens=2)])

@@ -12,13 +12,11 @@ from synthdistill.teachers.teacher import Teacher, TeacherStats
 
 
 def _embedded(spec: TeacherSpec) -> TeacherBackend:
-    from synthdistill.teachers.embedded import EmbeddedBackend
+    from synthdistill.teachers.embedded import EmbeddedBackend, ServerSettings
 
     return EmbeddedBackend(
         spec.model_path,
-        n_parallel=spec.n_parallel,
-        n_ctx=spec.n_ctx,
-        n_threads=spec.n_threads,
+        ServerSettings(n_parallel=spec.n_parallel, n_ctx=spec.n_ctx, n_threads=spec.n_threads),
         timeout_s=spec.timeout_s,
         max_retries=spec.max_retries,
         score_top_k=spec.score_top_k or 100,

@@ -7,6 +7,7 @@ endpoint; only starting and stopping the server lives here.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from synthdistill.errors import TeacherError
@@ -25,18 +26,19 @@ def default_model_path() -> Path:
     return Path(gemma.assemble())
 
 
+@dataclass(frozen=True)
+class ServerSettings:
+    n_parallel: int = 4  # slots decoding concurrently
+    n_ctx: int = 8192  # context shared by all slots
+    n_threads: int | None = None  # default: all cores
+    port: int = 0  # 0: any free port
+
+
 class EmbeddedServer:
     """A llama.cpp server inside this process; `close()` stops it and frees the port."""
 
-    def __init__(
-        self,
-        model_path: str | Path | None = None,
-        *,
-        n_parallel: int = 4,
-        n_ctx: int = 8192,
-        n_threads: int | None = None,
-        port: int = 0,
-    ):
+    def __init__(self, model_path: str | Path | None = None, settings: ServerSettings | None = None):
+        settings = settings or ServerSettings()
         try:
             import xllamacpp
         except ImportError:
@@ -44,11 +46,11 @@ class EmbeddedServer:
         path = Path(model_path) if model_path else default_model_path()
         if not path.is_file():
             raise TeacherError(f"{path}: GGUF model file not found")
-        threads = n_threads or os.cpu_count() or 2
+        threads = settings.n_threads or os.cpu_count() or 2
         params = xllamacpp.CommonParams()
         params.model.path = str(path)
-        params.n_ctx = n_ctx
-        params.n_parallel = n_parallel
+        params.n_ctx = settings.n_ctx
+        params.n_parallel = settings.n_parallel
         params.cpuparams.n_threads = threads
         params.cpuparams_batch.n_threads = threads
         params.swa_full = True  # Gemma 3's sliding-window cache is only reused for prompt prefixes with this
@@ -56,7 +58,7 @@ class EmbeddedServer:
         params.warmup = False
         params.verbosity = -1
         params.hostnames = ["127.0.0.1"]
-        params.port = port
+        params.port = settings.port
         try:
             self._server = xllamacpp.Server(params)
         except Exception as err:  # the extension raises plain RuntimeError/ValueError
@@ -78,10 +80,8 @@ class EmbeddedBackend:
     def __init__(
         self,
         model_path: str | Path | None = None,
+        settings: ServerSettings | None = None,
         *,
-        n_parallel: int = 4,
-        n_ctx: int = 8192,
-        n_threads: int | None = None,
         timeout_s: float = 300.0,
         max_retries: int = 2,
         score_top_k: int = 100,
@@ -91,14 +91,14 @@ class EmbeddedBackend:
             raise TeacherError(f"{self.model_path}: GGUF model file not found")
         self.model = DEFAULT_MODEL_NAME if self.model_path is None else self.model_path.stem
         self.score_top_k = score_top_k
-        self._server_options = {"n_parallel": n_parallel, "n_ctx": n_ctx, "n_threads": n_threads}
+        self.settings = settings or ServerSettings()
         self._client_options = {"timeout_s": timeout_s, "max_retries": max_retries, "score_top_k": score_top_k}
         self.server: EmbeddedServer | None = None
         self._client: OpenAICompatibleBackend | None = None
 
     def _started_client(self) -> OpenAICompatibleBackend:
         if self._client is None:
-            self.server = EmbeddedServer(self.model_path, **self._server_options)
+            self.server = EmbeddedServer(self.model_path, self.settings)
             self._client = OpenAICompatibleBackend(
                 self.server.base_url, self.model, mode="completion", **self._client_options
             )
