@@ -26,7 +26,8 @@ def _parser() -> argparse.ArgumentParser:
         return command
 
     staged("run", "generate, train, classify with the teacher, evaluate and report")
-    staged("generate", "write synthetic.jsonl with the teacher")
+    generate = staged("generate", "write synthetic.jsonl with the teacher")
+    generate.add_argument("--export", type=Path, help="also write the samples here: .jsonl, .csv or .parquet")
     train = staged("train", "train the students on synthetic.jsonl (and human seed data when asked)")
     train.add_argument("--data", type=Path, help="synthetic data file (default: OUT/synthetic.jsonl)")
     staged("classify", "score the teacher itself as a zero-/k-shot classifier on the test data")
@@ -79,6 +80,10 @@ def _dispatch(args: argparse.Namespace) -> None:
     elif args.command == "generate":
         with pipeline.opened_teacher(config, pipeline.prepare_output(config, args.out), progress=progress) as teacher:
             samples, dropped = pipeline.generate(config, args.out, teacher)
+            if args.export is not None:
+                from synthdistill.data import write_examples
+
+                write_examples(args.export, samples)
             print(f"{len(samples)} synthetic samples in {args.out / pipeline.SYNTHETIC_FILE}; {len(dropped)} dropped")
             _print_stats(teacher.stats)
     elif args.command == "train":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import random
@@ -149,8 +150,33 @@ def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
     atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
 
 
-def write_examples(path: str | Path, examples: Iterable[Example]) -> None:
-    write_jsonl(path, (example.to_dict() for example in examples))
+def write_examples(path: str | Path, examples: Iterable[Example], fmt: Format = "auto") -> None:
+    """Write rows as JSONL, CSV or Parquet (by extension unless `fmt` says), whole or not at all."""
+    path = Path(path)
+    kind = _detect_format(path, fmt)
+    rows = [example.to_dict() for example in examples]
+    if kind == "jsonl":
+        write_jsonl(path, rows)
+        return
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    if kind == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
+        writer.writeheader()
+        writer.writerows({k: _csv_cell(v) for k, v in row.items()} for row in rows)
+        atomic_write_text(path, buffer.getvalue())
+        return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pylist([{c: row.get(c) for c in columns} for row in rows])
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+
+
+def _csv_cell(value: Any) -> Any:
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value
 
 
 def sample_per_label(examples: Sequence[Example], k: int, seed: int) -> dict[str, list[Example]]:

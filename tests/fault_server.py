@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +18,8 @@ OK_BODY = {
 
 
 class FaultServer:
-    """Steps: ("ok",), ("status", code, headers), ("hang", seconds), ("garbage", raw_text), ("json", body)."""
+    """Steps: ("ok",), ("status", code, headers), ("hang", seconds), ("garbage", raw_text), ("json", body),
+    ("echo",): a sample naming the prompt's label."""
 
     def __init__(self, steps: list[tuple]):
         self.steps = list(steps)
@@ -26,7 +28,8 @@ class FaultServer:
         self.url = ""
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        self.received.append(await request.json())
+        body = await request.json()
+        self.received.append(body)
         self.headers.append(dict(request.headers))
         step = self.steps.pop(0) if self.steps else ("ok",)
         kind = step[0]
@@ -39,6 +42,10 @@ class FaultServer:
             return web.Response(text=step[1], content_type="application/json")
         if kind == "json":
             return web.json_response(step[1])
+        if kind == "echo":  # a distinct sample naming the quoted label of the prompt
+            label = re.search(r'"([^"]+)"', body.get("prompt", "")).group(1)
+            text = f" A fine sentence about {label}, number {body.get('seed')}."
+            return web.json_response({"choices": [{"text": text, "finish_reason": "stop"}]})
         return web.json_response(OK_BODY)
 
 

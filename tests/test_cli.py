@@ -122,3 +122,21 @@ def test_run_end_to_end_on_the_embedded_teacher_then_rerun_from_cache(tiny_proje
     rows = [json.loads(line) for line in predicted.stdout.splitlines()]
     assert [r["label"] for r in rows] == ["sports", "politics"]
     assert all(abs(sum(r["probabilities"].values()) - 1) < 1e-9 for r in rows)
+
+
+def test_generate_and_export_through_a_local_openai_server(tiny_project):
+    from tests.fault_server import fault_server
+
+    with fault_server([("echo",)] * 6) as server:
+        raw = tiny_config_dict(backend="openai", base_url=server.url, model="m", mode="completion")
+        (tiny_project / "srv.yaml").write_text(yaml.safe_dump(raw))
+        result = cli("generate", "srv.yaml", "--out", "out", "--export", "out/s.parquet", cwd=tiny_project)
+    assert result.returncode == 0, result.stderr
+    assert "6 synthetic samples" in result.stdout and "0 dropped" in result.stdout
+    assert "teacher requests: 6 sent, 0 from cache" in result.stdout
+    import pyarrow.parquet as pq
+
+    exported = pq.read_table(tiny_project / "out/s.parquet").to_pylist()
+    assert sorted(r["label"] for r in exported) == ["politics"] * 3 + ["sports"] * 3
+    assert all(r["text"].startswith(f"A fine sentence about {r['label']}") for r in exported)
+    assert all(r["teacher"] == "m" and r["template"] == "generate.completion.v1" for r in exported)

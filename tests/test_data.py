@@ -79,3 +79,13 @@ def test_sample_per_label_is_reproducible_and_capped():
     assert all(e.label == label for label, v in first.items() for e in v)
     assert len(sample_per_label(rows, 100, seed=1)["neg"]) == 10
     assert first != sample_per_label(rows, 4, seed=2)
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".tsv", ".parquet"])
+def test_write_then_read_in_every_format(tmp_path, suffix):
+    rows = [Example('good, "really"', "pos", "sw", {"sample_index": 0}), Example("bad\tfilm", "neg", "sw")]
+    path = tmp_path / f"out{suffix}"
+    write_examples(path, rows)
+    back = read_examples(path, LABELS)
+    assert [(e.text, e.label, e.language) for e in back] == [(r.text, r.label, r.language) for r in rows]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary file left behind

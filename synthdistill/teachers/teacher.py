@@ -74,7 +74,9 @@ class Teacher:
         return answer
 
     def _bar(self, total: int, desc: str) -> tqdm:
-        return tqdm(total=total, desc=desc, unit="req", disable=not self.progress, file=sys.stderr, leave=False)
+        # disable=None: bars only on a terminal, so logs and CI output stay readable
+        disable = None if self.progress else True
+        return tqdm(total=total, desc=desc, unit="req", disable=disable, file=sys.stderr, leave=False)
 
     def _run(self, coroutine_factory: Callable[[], Awaitable[T]]) -> T:
         async def main() -> T:
