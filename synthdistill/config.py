@@ -93,12 +93,24 @@ class GenerationSpec(_Strict):
     temperature: float = Field(0.8, ge=0, le=2)
     top_p: float = Field(0.95, gt=0, le=1)
     max_tokens: int = Field(80, ge=1)
-    min_chars: int = Field(10, ge=1)
-    max_chars: int = Field(400, ge=1)
     seed: int = 0
 
+
+class FilterSpec(_Strict):
+    """Filters over generated samples, in this order; each drop is kept in dropped.jsonl with its reason."""
+
+    min_chars: int = Field(10, ge=1)
+    max_chars: int = Field(400, ge=1)
+    language_id: bool = Field(True, description="drop samples not in the target language (py3langid + script)")
+    language_min_probability: float = Field(0.1, ge=0, le=1)
+    near_duplicate_threshold: float | None = Field(
+        0.8, gt=0, le=1, description="Jaccard over character 5-grams; null: exact duplicates only"
+    )
+    teacher_check: bool = Field(False, description="keep a sample only if the teacher classifies it as its label")
+    teacher_check_shots: int = Field(1, ge=0, description="human examples per label in the check's prompt")
+
     @model_validator(mode="after")
-    def _bounds(self) -> GenerationSpec:
+    def _bounds(self) -> FilterSpec:
         if self.min_chars > self.max_chars:
             raise ValueError("min_chars must not exceed max_chars")
         return self
@@ -147,6 +159,7 @@ class Config(_Strict):
     task: TaskSpec
     teacher: TeacherSpec = Field(default_factory=TeacherSpec)
     generation: GenerationSpec = Field(default_factory=GenerationSpec)
+    filters: FilterSpec = Field(default_factory=FilterSpec)
     data: DataSpec
     students: list[TfidfStudentSpec] = Field(default_factory=lambda: [TfidfStudentSpec()])
     evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
@@ -159,6 +172,8 @@ class Config(_Strict):
                 raise ValueError("evaluation.teacher_shots > 0 needs data.seed")
             if any("human" in s.train_on for s in self.students):
                 raise ValueError("a student with train_on: human needs data.seed")
+            if self.filters.teacher_check and self.filters.teacher_check_shots > 0:
+                raise ValueError("filters.teacher_check_shots > 0 needs data.seed")
         names = [s.display_name for s in self.students]
         if len(set(names)) != len(names):
             raise ValueError("students need distinct names (set `name:`)")

@@ -1,60 +1,106 @@
-"""Filters over generated samples; every drop keeps the sample and says why."""
+"""Filters over generated samples; every drop keeps the sample and says why.
+
+Order: length, copies of seed examples, language ID, exact and near duplicates (a text made for two labels
+is ambiguous and dropped for both), then, if asked, the teacher's own re-check, which never rewrites a label.
+"""
 
 from __future__ import annotations
 
-import re
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
-from synthdistill.data import Example
+from synthdistill.classify import classify_with_teacher
+from synthdistill.config import Config, FilterSpec
+from synthdistill.data import Example, sample_per_label
 from synthdistill.generation import DroppedSample
-
-_SPACES = re.compile(r"\s+")
-
-
-def normalise_text(text: str) -> str:
-    """What counts as the same text: case and runs of white space do not."""
-    return _SPACES.sub(" ", text).strip().casefold()
+from synthdistill.language_id import check_language
+from synthdistill.languages import resolve_language
+from synthdistill.near_duplicates import near_duplicate_pairs, normalise_text
+from synthdistill.teachers.teacher import Teacher
 
 
 def _drop(example: Example, reason: str) -> DroppedSample:
     return DroppedSample(example.text, example.language or "", example.label, reason, dict(example.meta))
 
 
+def _find(parent: list[int], i: int) -> int:
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+def deduplicate(samples: Sequence[Example], near_threshold: float | None) -> tuple[list[Example], list[DroppedSample]]:
+    """Group exact (and, with a threshold, near) duplicates per language; keep the first of a one-label group."""
+    reasons: dict[int, str] = {}  # index in samples -> why it is dropped
+    for language in dict.fromkeys(s.language for s in samples):
+        indices = [i for i, s in enumerate(samples) if s.language == language]
+        keys = [normalise_text(samples[i].text) for i in indices]
+        parent = list(range(len(indices)))
+        first_of: dict[str, int] = {}
+        for position, key in enumerate(keys):
+            parent[position] = _find(parent, first_of.setdefault(key, position))
+        if near_threshold is not None and near_threshold < 1:
+            for a, b in near_duplicate_pairs([samples[i].text for i in indices], near_threshold):
+                parent[_find(parent, b)] = _find(parent, a)
+        groups: dict[int, list[int]] = {}
+        for position in range(len(indices)):
+            groups.setdefault(_find(parent, position), []).append(position)
+        for members in groups.values():
+            ambiguous = len({samples[indices[m]].label for m in members}) > 1
+            for m in members:
+                if ambiguous:
+                    reasons[indices[m]] = "ambiguous"
+                elif m != members[0]:
+                    reasons[indices[m]] = "duplicate" if keys[m] == keys[members[0]] else "near_duplicate"
+    kept = [s for i, s in enumerate(samples) if i not in reasons]
+    dropped = [_drop(samples[i], reason) for i, reason in sorted(reasons.items())]
+    return kept, dropped
+
+
 def filter_samples(
-    samples: Sequence[Example],
-    *,
-    min_chars: int,
-    max_chars: int,
-    seed_texts: Iterable[str] = (),
+    samples: Sequence[Example], spec: FilterSpec, *, seed_texts: Iterable[str] = ()
 ) -> tuple[list[Example], list[DroppedSample]]:
-    """Drop too short or too long texts, copies of seed examples, duplicates, and texts made for two labels."""
+    """The text-only filters (no teacher): length, seed copies, language ID, duplicates."""
     copied = {normalise_text(text) for text in seed_texts}
     kept: list[Example] = []
     dropped: list[DroppedSample] = []
     for example in samples:
         length = len(example.text)
-        if length < min_chars:
+        if length < spec.min_chars:
             dropped.append(_drop(example, "too_short"))
-        elif length > max_chars:
+        elif length > spec.max_chars:
             dropped.append(_drop(example, "too_long"))
         elif normalise_text(example.text) in copied:
             dropped.append(_drop(example, "copied_seed"))
+        elif spec.language_id and example.language is not None:
+            check = check_language(example.text, resolve_language(example.language), spec.language_min_probability)
+            (kept.append(example) if check.ok else dropped.append(_drop(example, check.reason)))
         else:
             kept.append(example)
+    unique, duplicates = deduplicate(kept, spec.near_duplicate_threshold)
+    return unique, dropped + duplicates
 
-    labels_of: dict[tuple[str | None, str], set[str]] = defaultdict(set)
-    for example in kept:
-        labels_of[(example.language, normalise_text(example.text))].add(example.label)
-    unique: list[Example] = []
-    seen: set[tuple[str | None, str]] = set()
-    for example in kept:
-        key = (example.language, normalise_text(example.text))
-        if len(labels_of[key]) > 1:
-            dropped.append(_drop(example, "ambiguous"))
-        elif key in seen:
-            dropped.append(_drop(example, "duplicate"))
-        else:
-            seen.add(key)
-            unique.append(example)
-    return unique, dropped
+
+def teacher_check(
+    config: Config, teacher: Teacher, samples: Sequence[Example], seeds: Mapping[str, Sequence[Example]]
+) -> tuple[list[Example], list[DroppedSample]]:
+    """Keep a sample only when the teacher, asked as a classifier, gives its intended label."""
+    labels = config.task.label_names
+    kept: list[Example] = []
+    dropped: list[DroppedSample] = []
+    for language in config.task.languages:
+        rows = [s for s in samples if s.language == language]
+        if not rows:
+            continue
+        k = config.filters.teacher_check_shots
+        by_label = sample_per_label(seeds.get(language, ()), k, seed=config.evaluation.seed) if k else {}
+        shots = [example for label in labels for example in by_label.get(label, [])]
+        predictions = classify_with_teacher(config, teacher, language, [r.text for r in rows], shots)
+        for row, prediction in zip(rows, predictions, strict=True):
+            if prediction.label == row.label:
+                kept.append(row)
+            elif prediction.label is None:
+                dropped.append(_drop(row, "teacher_check:no_label"))
+            else:
+                dropped.append(_drop(row, f"teacher_check:{prediction.label}"))
+    return kept, dropped

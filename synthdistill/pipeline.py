@@ -18,7 +18,7 @@ from synthdistill.config import Config
 from synthdistill.data import Example, atomic_write_text, read_examples, sample_per_label, write_examples, write_jsonl
 from synthdistill.errors import DataError, StudentError
 from synthdistill.evaluation import classification_scores
-from synthdistill.filters import filter_samples
+from synthdistill.filters import filter_samples, teacher_check
 from synthdistill.generation import DroppedSample, generate_samples
 from synthdistill.report import ResultRecord, write_results
 from synthdistill.students.base import load_student, student_registry
@@ -115,9 +115,10 @@ def generate(
     with _teacher_or(config, out, teacher, progress) as active:
         raw, unparsable = generate_samples(config, active, seeds)
         seed_texts = [example.text for data in datasets.values() for example in data.seed]
-        samples, filtered = filter_samples(
-            raw, min_chars=config.generation.min_chars, max_chars=config.generation.max_chars, seed_texts=seed_texts
-        )
+        samples, filtered = filter_samples(raw, config.filters, seed_texts=seed_texts)
+        if config.filters.teacher_check:
+            samples, rejected = teacher_check(config, active, samples, seeds)
+            filtered += rejected
         dropped = unparsable + filtered
         write_jsonl(out / DROPPED_FILE, (row.to_dict() for row in dropped))
         atomic_write_text(out / "dataset_card.md", _dataset_card(config, samples, dropped, active))
