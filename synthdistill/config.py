@@ -71,6 +71,8 @@ class TeacherSpec(_Strict):
     n_parallel: int = Field(4, ge=1, le=64, description="llama.cpp slots (embedded)")
     n_ctx: int = Field(8192, ge=512, description="context size shared by all slots (embedded)")
     n_threads: int | None = Field(None, ge=1, description="CPU threads (embedded; default: all cores)")
+    price_per_million_prompt: float | None = Field(None, ge=0, description="for the cost estimate")
+    price_per_million_completion: float | None = Field(None, ge=0, description="for the cost estimate")
 
     @model_validator(mode="after")
     def _openai_needs_endpoint(self) -> TeacherSpec:
@@ -88,12 +90,51 @@ class TeacherSpec(_Strict):
 
 
 class GenerationSpec(_Strict):
-    samples_per_label: int = Field(10, ge=1, description="requests per language and label")
-    demos_per_prompt: int = Field(3, ge=0, description="human seed examples shown in each prompt")
-    temperature: float = Field(0.8, ge=0, le=2)
-    top_p: float = Field(0.95, gt=0, le=1)
-    max_tokens: int = Field(80, ge=1)
+    """Strategies combine freely; defaults follow Anikina et al. (2025) where they measured one."""
+
+    samples_per_label: int = Field(100, ge=1, description="samples asked for per language and label")
+    samples_per_call: int = Field(1, ge=1, le=50, description="samples written by one request")
+    demos_per_prompt: int = Field(10, ge=0, description="random human seed examples shown in each prompt")
+    demo_language: str | None = Field(
+        None, description="take demonstrations from this language's seed file (default: the target language)"
+    )
+    label_summaries: bool = Field(False, description="the teacher first describes each label from seed examples")
+    self_revision: bool = Field(False, description="the teacher checks each sample; rejected ones are dropped")
+    taboo_words: int = Field(0, ge=0, description="forbid this many of the most frequent content words so far")
+    rounds: int | None = Field(None, ge=1, description="generation rounds (default: 4 with taboo words, else 1)")
+    attributes: dict[str, list[str]] = Field(
+        default_factory=dict, description="label (or '*') -> sub-topics/styles that prompts cycle through"
+    )
+    template: str | None = Field(None, description="prompt template name (default: generate.<mode>.v2)")
+    temperature: float = Field(0.4, ge=0, le=2)
+    top_p: float = Field(0.9, gt=0, le=1)
+    repetition_penalty: float | None = Field(
+        None, gt=0, description="1.2 in the literature; sent only when set (OpenAI's own API rejects it)"
+    )
+    max_tokens: int = Field(80, ge=1, description="per sample; a request for several samples gets a multiple")
     seed: int = 0
+
+    @field_validator("demo_language")
+    @classmethod
+    def _known_demo_language(cls, code: str | None) -> str | None:
+        if code is not None:
+            try:
+                resolve_language(code)
+            except ConfigError as err:
+                raise ValueError(str(err)) from None
+        return code
+
+    @field_validator("attributes")
+    @classmethod
+    def _non_empty_attributes(cls, attributes: dict[str, list[str]]) -> dict[str, list[str]]:
+        empty = [key for key, values in attributes.items() if not values]
+        if empty:
+            raise ValueError(f"attribute lists must not be empty: {', '.join(empty)}")
+        return attributes
+
+    @property
+    def effective_rounds(self) -> int:
+        return self.rounds or (4 if self.taboo_words else 1)
 
 
 class FilterSpec(_Strict):
@@ -174,6 +215,11 @@ class Config(_Strict):
                 raise ValueError("a student with train_on: human needs data.seed")
             if self.filters.teacher_check and self.filters.teacher_check_shots > 0:
                 raise ValueError("filters.teacher_check_shots > 0 needs data.seed")
+            if self.generation.label_summaries:
+                raise ValueError("generation.label_summaries needs data.seed")
+        unknown = sorted(set(self.generation.attributes) - {"*", *self.task.label_names})
+        if unknown:
+            raise ValueError(f"generation.attributes names labels that are not in the task: {', '.join(unknown)}")
         names = [s.display_name for s in self.students]
         if len(set(names)) != len(names):
             raise ValueError("students need distinct names (set `name:`)")

@@ -16,11 +16,14 @@ from pathlib import Path
 from synthdistill.classify import classify_with_teacher
 from synthdistill.config import Config
 from synthdistill.data import Example, atomic_write_text, read_examples, sample_per_label, write_examples, write_jsonl
+from synthdistill.dataset_card import render_card
 from synthdistill.errors import DataError, StudentError
 from synthdistill.evaluation import classification_scores
 from synthdistill.filters import filter_samples, teacher_check
 from synthdistill.generation import DroppedSample, generate_samples
+from synthdistill.label_summaries import summarise_labels
 from synthdistill.report import ResultRecord, write_results
+from synthdistill.self_revision import revise_samples
 from synthdistill.students.base import load_student, student_registry
 from synthdistill.teachers import Teacher, TeacherStats, open_teacher
 
@@ -80,48 +83,44 @@ def opened_teacher(config: Config, out: Path, *, progress: bool = True) -> Itera
         teacher.close()
 
 
-def _dataset_card(
-    config: Config, samples: Sequence[Example], dropped: Sequence[DroppedSample], teacher: Teacher
-) -> str:
-    lines = [f"# Synthetic dataset: {config.task.name}", "", f"Teacher: `{teacher.model}` ({teacher.mode} mode)", ""]
-    lines += [
-        "| language | " + " | ".join(config.task.label_names) + " | total |",
-        "|---" * (len(config.task.labels) + 2) + "|",
-    ]
-    for language in config.task.languages:
-        counts = [
-            sum(1 for s in samples if s.language == language and s.label == label) for label in config.task.label_names
-        ]
-        lines.append(f"| {language} | " + " | ".join(map(str, counts)) + f" | {sum(counts)} |")
-    reasons: dict[str, int] = {}
-    for row in dropped:
-        reasons[row.reason] = reasons.get(row.reason, 0) + 1
-    lines += [
-        "",
-        "Dropped (kept in dropped.jsonl): " + (", ".join(f"{r} {n}" for r, n in sorted(reasons.items())) or "none"),
-    ]
-    templates = sorted({str(s.meta.get("template")) for s in samples})
-    lines += [f"Templates: {', '.join(templates) or 'none'}", ""]
-    return "\n".join(lines)
+def _seed_pools(config: Config, datasets: dict[str, LanguageData]) -> dict[str, list[Example]]:
+    """Seed examples per language, plus those of `generation.demo_language` when it is not a task language."""
+    pools = {language: data.seed for language, data in datasets.items()}
+    demo = config.generation.demo_language
+    if demo is not None and demo not in pools:
+        path = config.data_path("seed", demo)
+        if path is None:
+            raise DataError("generation.demo_language needs data.seed, with {lang} in its path")
+        options = {"text_column": config.data.text_column, "label_column": config.data.label_column}
+        pools[demo] = read_examples(path, config.task.label_names, language=demo, fmt=config.data.format, **options)
+    return pools
 
 
 def generate(
     config: Config, out: str | Path, teacher: Teacher | None = None, *, progress: bool = True
 ) -> tuple[list[Example], list[DroppedSample]]:
-    """Write synthetic.jsonl (kept samples with provenance), dropped.jsonl and dataset_card.md."""
+    """Write synthetic.jsonl (kept samples with provenance), dropped.jsonl, dataset_card.md and, with label
+    summaries, label_summaries.json."""
     out = prepare_output(config, out)
     datasets = load_datasets(config)
-    seeds = {language: data.seed for language, data in datasets.items()}
+    seeds = _seed_pools(config, datasets)
     with _teacher_or(config, out, teacher, progress) as active:
-        raw, unparsable = generate_samples(config, active, seeds)
-        seed_texts = [example.text for data in datasets.values() for example in data.seed]
+        summaries = summarise_labels(config, active, seeds) if config.generation.label_summaries else None
+        if summaries is not None:
+            atomic_write_text(out / "label_summaries.json", json.dumps(summaries, ensure_ascii=False, indent=1) + "\n")
+        raw, dropped = generate_samples(config, active, seeds, summaries)
+        seed_texts = [example.text for pool in seeds.values() for example in pool]
         samples, filtered = filter_samples(raw, config.filters, seed_texts=seed_texts)
+        dropped += filtered
+        if config.generation.self_revision:
+            samples, rejected = revise_samples(config, active, samples, seeds)
+            dropped += rejected
         if config.filters.teacher_check:
             samples, rejected = teacher_check(config, active, samples, seeds)
-            filtered += rejected
-        dropped = unparsable + filtered
+            dropped += rejected
+        card = render_card(config, samples, dropped, active.stats, teacher_model=active.model, summaries=summaries)
         write_jsonl(out / DROPPED_FILE, (row.to_dict() for row in dropped))
-        atomic_write_text(out / "dataset_card.md", _dataset_card(config, samples, dropped, active))
+        atomic_write_text(out / "dataset_card.md", card)
         write_examples(out / SYNTHETIC_FILE, samples)
     return samples, dropped
 

@@ -100,7 +100,7 @@ def test_run_end_to_end_on_the_embedded_teacher_then_rerun_from_cache(tiny_proje
     assert by_name[("tfidf", "synthetic")]["n_train"] == len(synthetic)
     for row in synthetic:
         assert row["language"] == "en" and row["label"] in ("sports", "politics")
-        assert row["teacher"] == "gemma-3-270m-q4_k_m" and row["template"] == "generate.completion.v1"
+        assert row["teacher"] == "gemma-3-270m-q4_k_m" and row["template"] == "generate.completion.v2"
     assert "## English (en)" in (out / "report.md").read_text()
     assert yaml.safe_load((out / "config.yaml").read_text())["task"]["name"] == "tiny-topic"
 
@@ -139,4 +139,4 @@ def test_generate_and_export_through_a_local_openai_server(tiny_project):
     exported = pq.read_table(tiny_project / "out/s.parquet").to_pylist()
     assert sorted(r["label"] for r in exported) == ["politics"] * 3 + ["sports"] * 3
     assert all(r["text"].startswith(f"A fine sentence about {r['label']}") for r in exported)
-    assert all(r["teacher"] == "m" and r["template"] == "generate.completion.v1" for r in exported)
+    assert all(r["teacher"] == "m" and r["template"] == "generate.completion.v2" for r in exported)

@@ -100,7 +100,11 @@ class EmbeddedBackend:
         if self._client is None:
             self.server = EmbeddedServer(self.model_path, self.settings)
             self._client = OpenAICompatibleBackend(
-                self.server.base_url, self.model, mode="completion", **self._client_options
+                self.server.base_url,
+                self.model,
+                mode="completion",
+                repetition_penalty_param="repeat_penalty",
+                **self._client_options,
             )
         return self._client
 

@@ -86,6 +86,7 @@ class OpenAICompatibleBackend:
         backoff_s: float = 0.5,
         max_backoff_s: float = 30.0,
         score_top_k: int = 20,
+        repetition_penalty_param: str = "repetition_penalty",
     ):
         self.base_url = base_url.rstrip("/")
         self.model = model
@@ -95,6 +96,7 @@ class OpenAICompatibleBackend:
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
         self.score_top_k = score_top_k
+        self.repetition_penalty_param = repetition_penalty_param  # vLLM and TGI; llama.cpp says repeat_penalty
         self._headers = {"Content-Type": "application/json"}
         if api_key_env:
             key = os.environ.get(api_key_env)
@@ -117,6 +119,8 @@ class OpenAICompatibleBackend:
             payload["stop"] = list(request.stop)
         if request.seed is not None:
             payload["seed"] = request.seed
+        if request.repetition_penalty is not None:
+            payload[self.repetition_penalty_param] = request.repetition_penalty
         if self.mode == "completion":
             if request.prompt is None:
                 raise TeacherError("a completion-mode teacher needs a prompt")

@@ -17,6 +17,7 @@ class CompletionRequest:
     max_tokens: int = 64
     temperature: float = 0.0
     top_p: float = 1.0
+    repetition_penalty: float | None = None
     stop: tuple[str, ...] = ()
     top_logprobs: int | None = None  # ask for this many alternatives per generated token
     seed: int | None = None  # the sample index folds in here, so each sample is its own request

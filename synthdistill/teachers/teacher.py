@@ -27,6 +27,8 @@ class TeacherStats:
     cached: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_prompt_tokens: int = 0  # tokens of answers taken from the cache: paid for in an earlier run
+    cached_completion_tokens: int = 0
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -63,6 +65,8 @@ class Teacher:
             hit = self.cache.get(key)
             if hit is not None:
                 self.stats.cached += 1
+                self.stats.cached_prompt_tokens += hit.prompt_tokens
+                self.stats.cached_completion_tokens += hit.completion_tokens
                 return hit
         async with limit:
             answer = await self.backend.complete(request)
