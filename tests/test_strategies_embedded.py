@@ -13,8 +13,10 @@ from tests.conftest import tiny_config_dict, write_jsonl
 
 pytestmark = pytest.mark.slow
 
-KNOWN_REASONS = ("too_short", "too_long", "copied_seed", "duplicate", "near_duplicate", "ambiguous", "empty",
-                 "truncated", "several_lines", "wrong_language:", "wrong_script:", "revision:", "teacher_check:")  # fmt: skip
+KNOWN_REASONS = (
+    "too_short", "too_long", "copied_seed", "duplicate", "near_duplicate", "ambiguous", "empty",
+    "truncated", "several_lines", "wrong_language:", "wrong_script:", "revision:", "teacher_check:",
+)  # fmt: skip
 
 
 def test_all_strategies_and_filters_on_the_embedded_teacher(tiny_project):
