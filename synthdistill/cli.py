@@ -7,8 +7,13 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from synthdistill.errors import SynthdistillError
+
+if TYPE_CHECKING:
+    from synthdistill.config import Config
+    from synthdistill.teachers import TeacherStats
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,10 +47,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _print_stats(stats: object) -> None:
-    sent, cached = getattr(stats, "sent", 0), getattr(stats, "cached", 0)
-    tokens = getattr(stats, "prompt_tokens", 0) + getattr(stats, "completion_tokens", 0)
-    print(f"teacher requests: {sent} sent, {cached} from cache ({tokens} tokens sent and received)")
+def _print_stats(stats: TeacherStats, config: Config) -> None:
+    from synthdistill.dataset_card import estimated_cost
+
+    tokens = stats.prompt_tokens + stats.completion_tokens
+    print(f"teacher requests: {stats.sent} sent, {stats.cached} from cache ({tokens} tokens sent and received)")
+    cost = estimated_cost(config, stats.prompt_tokens, stats.completion_tokens)
+    if cost is not None:
+        print(f"estimated cost of this run's requests: {cost:.4f}")
+    if stats.not_sent:
+        print(f"warning: teacher budget spent, {stats.not_sent} requests not sent: the dataset is incomplete")
 
 
 def _dispatch(args: argparse.Namespace) -> None:
@@ -75,7 +86,7 @@ def _dispatch(args: argparse.Namespace) -> None:
         summary = pipeline.run(config, args.out, progress=progress)
         print(summary.report)
         print(f"synthetic samples kept: {summary.n_synthetic}, dropped: {summary.n_dropped}")
-        _print_stats(summary.stats)
+        _print_stats(summary.stats, config)
         print(f"results: {args.out / 'results.json'}, report: {args.out / 'report.md'}")
     elif args.command == "generate":
         with pipeline.opened_teacher(config, pipeline.prepare_output(config, args.out), progress=progress) as teacher:
@@ -85,7 +96,7 @@ def _dispatch(args: argparse.Namespace) -> None:
 
                 write_examples(args.export, samples)
             print(f"{len(samples)} synthetic samples in {args.out / pipeline.SYNTHETIC_FILE}; {len(dropped)} dropped")
-            _print_stats(teacher.stats)
+            _print_stats(teacher.stats, config)
     elif args.command == "train":
         synthetic = pipeline.read_synthetic(config, args.data) if args.data else None
         for entry in pipeline.train(config, args.out, synthetic):
@@ -100,7 +111,7 @@ def _dispatch(args: argparse.Namespace) -> None:
                     f"{record.language} {record.classifier}: macro-F1 {record.macro_f1:.3f}, "
                     f"accuracy {record.accuracy:.3f}, invalid {record.invalid_rate:.1%}"
                 )
-            _print_stats(teacher.stats)
+            _print_stats(teacher.stats, config)
     elif args.command == "evaluate":
         _, report = pipeline.evaluate(config, args.out)
         print(report)

@@ -58,7 +58,9 @@ class TaskSpec(_Strict):
 class TeacherSpec(_Strict):
     backend: Literal["embedded", "openai"] = "embedded"
     model: str | None = Field(None, description="model name sent to the endpoint (openai)")
-    base_url: str | None = Field(None, description="e.g. http://localhost:8000/v1 (openai)")
+    base_url: str | list[str] | None = Field(
+        None, description="e.g. http://localhost:8000/v1, or a list of such endpoints used in turn (openai)"
+    )
     api_key_env: str | None = Field(None, description="name of the environment variable holding the key")
     mode: Literal["completion", "chat"] | None = Field(
         None, description="prompt style; default: completion for embedded, chat for openai"
@@ -66,6 +68,11 @@ class TeacherSpec(_Strict):
     max_concurrency: int = Field(4, ge=1, le=1024)
     timeout_s: float = Field(120.0, gt=0)
     max_retries: int = Field(5, ge=0, le=50)
+    max_consecutive_errors: int = Field(20, ge=1, description="stop after this many failed attempts in a row")
+    requests_per_minute: int | None = Field(None, ge=1)
+    tokens_per_minute: int | None = Field(None, ge=1, description="estimated before sending: prompt/4 + max_tokens")
+    max_requests: int | None = Field(None, ge=0, description="budget: requests sent in one run (cache hits are free)")
+    max_tokens: int | None = Field(None, ge=0, description="budget: tokens sent and received in one run")
     score_top_k: int | None = Field(None, ge=1, description="top log-probabilities asked for when scoring labels")
     model_path: str | None = Field(None, description="GGUF file for the embedded backend (default: Gemma 3 270M)")
     n_parallel: int = Field(4, ge=1, le=64, description="llama.cpp slots (embedded)")

@@ -19,3 +19,7 @@ class TeacherError(SynthdistillError):
 
 class StudentError(SynthdistillError):
     """A student cannot be trained, saved or loaded as asked."""
+
+
+class BudgetExhaustedError(TeacherError):
+    """The configured request or token budget is spent; what was answered so far is kept."""

@@ -229,8 +229,11 @@ def generate_samples(
         if not jobs:
             continue
         desc = "generating" if config.generation.effective_rounds == 1 else f"generating, round {round_index + 1}"
-        answers = teacher.complete_many([job.request for job in jobs], desc=desc)
-        new_samples, new_dropped = _collect(jobs, answers, teacher, config.teacher.prompt_mode)
+        answers = teacher.complete_within_budget([job.request for job in jobs], desc=desc)
+        answered = [(job, answer) for job, answer in zip(jobs, answers, strict=True) if answer is not None]
+        new_samples, new_dropped = _collect(
+            [job for job, _ in answered], [answer for _, answer in answered], teacher, config.teacher.prompt_mode
+        )
         samples += new_samples
         dropped += new_dropped
     return samples, dropped

@@ -17,7 +17,7 @@ from synthdistill.classify import classify_with_teacher
 from synthdistill.config import Config
 from synthdistill.data import Example, atomic_write_text, read_examples, sample_per_label, write_examples, write_jsonl
 from synthdistill.dataset_card import render_card
-from synthdistill.errors import DataError, StudentError
+from synthdistill.errors import BudgetExhaustedError, DataError, StudentError
 from synthdistill.evaluation import classification_scores
 from synthdistill.filters import filter_samples, teacher_check
 from synthdistill.generation import DroppedSample, generate_samples
@@ -118,7 +118,13 @@ def generate(
         if config.filters.teacher_check:
             samples, rejected = teacher_check(config, active, samples, seeds)
             dropped += rejected
-        card = render_card(config, samples, dropped, active.stats, teacher_model=active.model, summaries=summaries)
+        status = "complete"
+        if active.stats.not_sent:
+            status = (f"incomplete: the teacher budget was spent and {active.stats.not_sent} requests were not sent; "
+                      "re-run with a larger budget to continue (every answer so far is cached)")  # fmt: skip
+        card = render_card(
+            config, samples, dropped, active.stats, teacher_model=active.model, summaries=summaries, status=status
+        )
         write_jsonl(out / DROPPED_FILE, (row.to_dict() for row in dropped))
         atomic_write_text(out / "dataset_card.md", card)
         write_examples(out / SYNTHETIC_FILE, samples)
@@ -274,6 +280,11 @@ def run(config: Config, out: str | Path, *, progress: bool = True) -> RunSummary
         (out / stale).unlink(missing_ok=True)
     with opened_teacher(config, out, progress=progress) as teacher:
         samples, dropped = generate(config, out, teacher)
+        if teacher.stats.not_sent:
+            raise BudgetExhaustedError(
+                f"the teacher budget was spent during generation ({teacher.stats.not_sent} requests not sent): "
+                f"{len(samples)} samples so far are in {out / SYNTHETIC_FILE}; training and evaluation skipped"
+            )
         classify(config, out, teacher)
         stats = teacher.stats
     train(config, out, samples)

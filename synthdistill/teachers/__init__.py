@@ -8,7 +8,8 @@ from pathlib import Path
 from synthdistill.config import TeacherSpec
 from synthdistill.teachers.cache import RequestCache
 from synthdistill.teachers.protocol import Completion, CompletionRequest, TeacherBackend
-from synthdistill.teachers.teacher import Teacher, TeacherStats
+from synthdistill.teachers.rate_limit import RateLimiter
+from synthdistill.teachers.teacher import Budget, Teacher, TeacherStats
 
 
 def _embedded(spec: TeacherSpec) -> TeacherBackend:
@@ -35,6 +36,7 @@ def _openai(spec: TeacherSpec) -> TeacherBackend:
         timeout_s=spec.timeout_s,
         max_retries=spec.max_retries,
         score_top_k=spec.score_top_k or 20,
+        max_consecutive_errors=spec.max_consecutive_errors,
     )
 
 
@@ -45,7 +47,14 @@ def open_teacher(spec: TeacherSpec, cache_path: str | Path | None = None, *, pro
     """The teacher a config describes, with its request cache at `cache_path` (none when None)."""
     backend = BACKENDS[spec.backend](spec)
     cache = RequestCache(cache_path) if cache_path is not None else None
-    return Teacher(backend, cache, max_concurrency=spec.max_concurrency, progress=progress)
+    return Teacher(
+        backend,
+        cache,
+        max_concurrency=spec.max_concurrency,
+        progress=progress,
+        rate_limiter=RateLimiter(spec.requests_per_minute, spec.tokens_per_minute),
+        budget=Budget(spec.max_requests, spec.max_tokens),
+    )
 
 
 __all__ = [

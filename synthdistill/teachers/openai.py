@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import random
+from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
@@ -76,7 +77,7 @@ class OpenAICompatibleBackend:
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | Sequence[str],
         model: str,
         *,
         mode: PromptMode = "chat",
@@ -87,8 +88,16 @@ class OpenAICompatibleBackend:
         max_backoff_s: float = 30.0,
         score_top_k: int = 20,
         repetition_penalty_param: str = "repetition_penalty",
+        max_consecutive_errors: int = 20,
     ):
-        self.base_url = base_url.rstrip("/")
+        urls = [base_url] if isinstance(base_url, str) else list(base_url)
+        if not urls:
+            raise ConfigError("teacher.base_url: give at least one URL")
+        self.base_urls = [url.rstrip("/") for url in urls]
+        self.base_url = self.base_urls[0]
+        self.max_consecutive_errors = max_consecutive_errors
+        self._consecutive_errors = 0
+        self._next_endpoint = 0
         self.model = model
         self.mode: PromptMode = mode
         self.timeout_s = timeout_s
@@ -106,7 +115,7 @@ class OpenAICompatibleBackend:
         self._session: aiohttp.ClientSession | None = None
 
     def __repr__(self) -> str:  # never show headers: they hold the key
-        return f"OpenAICompatibleBackend(base_url={self.base_url!r}, model={self.model!r}, mode={self.mode!r})"
+        return f"OpenAICompatibleBackend(base_urls={self.base_urls!r}, model={self.model!r}, mode={self.mode!r})"
 
     def _payload(self, request: CompletionRequest) -> tuple[str, dict[str, Any]]:
         payload: dict[str, Any] = {
@@ -160,20 +169,31 @@ class OpenAICompatibleBackend:
         return parse_completion(body, self.mode)
 
     async def complete(self, request: CompletionRequest) -> Completion:
+        """Send to the endpoints in turn; a transient fault is retried (on the next endpoint) with backoff."""
         path, payload = self._payload(request)
-        url = self.base_url + path
-        last = "no attempt"
+        start = self._next_endpoint
+        self._next_endpoint += 1
+        last, url = "no attempt", self.base_urls[start % len(self.base_urls)] + path
         for attempt in range(self.max_retries + 1):
+            url = self.base_urls[(start + attempt) % len(self.base_urls)] + path
             try:
-                return await self._post_once(url, payload)
+                answer = await self._post_once(url, payload)
             except _RetryableError as err:
                 last = str(err)
+                self._consecutive_errors += 1
+                if self._consecutive_errors >= self.max_consecutive_errors:
+                    raise TeacherError(
+                        f"teacher failed {self._consecutive_errors} times in a row (last: {url}: {last}); stopping"
+                    ) from None
                 if attempt == self.max_retries:
                     break
                 pause = min(self.max_backoff_s, self.backoff_s * 2**attempt) * random.uniform(0.5, 1.5)
                 if err.retry_after is not None:
                     pause = min(self.max_backoff_s, max(pause, err.retry_after))
                 await asyncio.sleep(pause)
+            else:
+                self._consecutive_errors = 0
+                return answer
         raise TeacherError(f"teacher at {url} failed after {self.max_retries + 1} attempts: {last}")
 
     async def aclose(self) -> None:

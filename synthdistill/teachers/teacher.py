@@ -11,14 +11,29 @@ from typing import TypeVar
 
 from tqdm import tqdm
 
-from synthdistill.errors import TeacherError
+from synthdistill.errors import BudgetExhaustedError, TeacherError
 from synthdistill.teachers.cache import RequestCache, request_key
 from synthdistill.teachers.protocol import Completion, CompletionRequest, TeacherBackend
+from synthdistill.teachers.rate_limit import RateLimiter
 
 T = TypeVar("T")
 
 _SCORE_MAX_DEPTH = 4  # tokens walked per label before its remaining text is taken as given
 _SCORE_PRUNE_LOGPROB = math.log(0.02)  # a rarer path (a non-canonical tokenisation) is not worth a request
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A cap on what one run may send; answers from the cache are free."""
+
+    max_requests: int | None = None
+    max_tokens: int | None = None
+
+
+def estimated_tokens(request: CompletionRequest) -> int:
+    """Tokens a request may use before it is sent: about 4 characters a token, plus the answer's cap."""
+    text = request.prompt or "".join(content for _, content in request.messages or ())
+    return len(text) // 4 + request.max_tokens
 
 
 @dataclass
@@ -29,6 +44,7 @@ class TeacherStats:
     completion_tokens: int = 0
     cached_prompt_tokens: int = 0  # tokens of answers taken from the cache: paid for in an earlier run
     cached_completion_tokens: int = 0
+    not_sent: int = 0  # requests skipped because the budget was spent
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -44,12 +60,23 @@ class Teacher:
         *,
         max_concurrency: int = 4,
         progress: bool = True,
+        rate_limiter: RateLimiter | None = None,
+        budget: Budget | None = None,
     ):
         self.backend = backend
         self.cache = cache
         self.max_concurrency = max_concurrency
         self.progress = progress
+        self.rate_limiter = rate_limiter or RateLimiter()
+        self.budget = budget or Budget()
         self.stats = TeacherStats()
+
+    def _check_budget(self) -> None:
+        spent_tokens = self.stats.prompt_tokens + self.stats.completion_tokens
+        if self.budget.max_requests is not None and self.stats.sent >= self.budget.max_requests:
+            raise BudgetExhaustedError(f"teacher budget of {self.budget.max_requests} requests is spent")
+        if self.budget.max_tokens is not None and spent_tokens >= self.budget.max_tokens:
+            raise BudgetExhaustedError(f"teacher budget of {self.budget.max_tokens} tokens is spent")
 
     @property
     def model(self) -> str:
@@ -69,6 +96,9 @@ class Teacher:
                 self.stats.cached_completion_tokens += hit.completion_tokens
                 return hit
         async with limit:
+            self._check_budget()
+            await self.rate_limiter.acquire(estimated_tokens(request))
+            self._check_budget()
             answer = await self.backend.complete(request)
         self.stats.sent += 1
         self.stats.prompt_tokens += answer.prompt_tokens
@@ -96,6 +126,17 @@ class Teacher:
 
     def complete_many(self, requests: Sequence[CompletionRequest], desc: str = "teacher") -> list[Completion]:
         """Answer all requests, at most `max_concurrency` at a time; the first hard failure stops the batch."""
+        return [answer for answer in self._complete_batch(requests, desc, partial=False) if answer is not None]
+
+    def complete_within_budget(
+        self, requests: Sequence[CompletionRequest], desc: str = "teacher"
+    ) -> list[Completion | None]:
+        """Like complete_many, but a spent budget is no failure: unsent requests come back as None."""
+        return self._complete_batch(requests, desc, partial=True)
+
+    def _complete_batch(
+        self, requests: Sequence[CompletionRequest], desc: str, *, partial: bool
+    ) -> list[Completion | None]:
 
         async def gather() -> list[Completion]:
             limit = asyncio.Semaphore(self.max_concurrency)
@@ -103,14 +144,19 @@ class Teacher:
             with self._bar(len(requests), desc) as bar:
 
                 async def one(index: int, request: CompletionRequest) -> None:
-                    results[index] = await self._complete(request, limit)
+                    try:
+                        results[index] = await self._complete(request, limit)
+                    except BudgetExhaustedError:
+                        if not partial:
+                            raise
+                        self.stats.not_sent += 1
                     bar.update(1)
                     bar.set_postfix(sent=self.stats.sent, cached=self.stats.cached, refresh=False)
 
                 async with asyncio.TaskGroup() as group:
                     for index, request in enumerate(requests):
                         group.create_task(one(index, request))
-            return [r for r in results if r is not None]
+            return results
 
         return self._run(gather)
 
