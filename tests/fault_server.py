@@ -19,7 +19,7 @@ OK_BODY = {
 
 class FaultServer:
     """Steps: ("ok",), ("status", code, headers), ("hang", seconds), ("garbage", raw_text), ("json", body),
-    ("echo",): a sample naming the prompt's label."""
+    ("echo", delay): a sample naming the prompt's label."""
 
     def __init__(self, steps: list[tuple]):
         self.steps = list(steps)
@@ -42,7 +42,9 @@ class FaultServer:
             return web.Response(text=step[1], content_type="application/json")
         if kind == "json":
             return web.json_response(step[1])
-        if kind == "echo":  # a distinct sample naming the quoted label of the prompt
+        if kind == "echo":  # a distinct sample naming the quoted label of the prompt, after an optional delay
+            if len(step) > 1:
+                await asyncio.sleep(step[1])
             label = re.search(r'"([^"]+)"', body.get("prompt", "")).group(1)
             text = f" A fine sentence about {label}, number {body.get('seed')}."
             return web.json_response({"choices": [{"text": text, "finish_reason": "stop"}]})
