@@ -29,3 +29,19 @@ def test_answers_survive_reopening(tmp_path):
     reopened = RequestCache(tmp_path / "cache.sqlite")
     assert reopened.get(key) == answer
     assert len(reopened) == 1
+
+
+def test_answers_wait_in_memory_briefly_and_are_visible_meanwhile(tmp_path):
+    cache = RequestCache(tmp_path / "c.sqlite", flush_every=3, flush_after_s=60)
+    requests = [CompletionRequest(prompt="p", seed=i) for i in range(4)]
+    keys = [request_key("m", r) for r in requests]
+    for key, request in zip(keys[:2], requests[:2], strict=True):
+        cache.put(key, "m", request, Completion(text=key[:4]))
+    other = RequestCache(tmp_path / "c.sqlite")
+    assert other.get(keys[0]) is None  # not committed yet
+    assert cache.get(keys[0]).text == keys[0][:4]  # but this cache sees it
+    cache.put(keys[2], "m", requests[2], Completion(text="x"))  # the third answer commits all three
+    assert set(other.get_many(keys)) == set(keys[:3])
+    cache.put(keys[3], "m", requests[3], Completion(text="y"))
+    cache.close()  # closing commits the rest
+    assert other.get(keys[3]).text == "y"

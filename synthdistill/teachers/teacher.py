@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import sys
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import TypeVar
@@ -86,15 +87,18 @@ class Teacher:
     def mode(self) -> str:
         return self.backend.mode
 
-    async def _complete(self, request: CompletionRequest, limit: asyncio.Semaphore) -> Completion:
-        key = request_key(self.backend.model, request)
-        if self.cache is not None:
-            hit = self.cache.get(key)
-            if hit is not None:
-                self.stats.cached += 1
-                self.stats.cached_prompt_tokens += hit.prompt_tokens
-                self.stats.cached_completion_tokens += hit.completion_tokens
-                return hit
+    def _cached(self, key: str) -> Completion | None:
+        hit = self.cache.get(key) if self.cache is not None else None
+        if hit is not None:
+            self._count_cached(hit)
+        return hit
+
+    def _count_cached(self, hit: Completion) -> None:
+        self.stats.cached += 1
+        self.stats.cached_prompt_tokens += hit.prompt_tokens
+        self.stats.cached_completion_tokens += hit.completion_tokens
+
+    async def _send(self, key: str, request: CompletionRequest, limit: asyncio.Semaphore) -> Completion:
         async with limit:
             self._check_budget()
             await self.rate_limiter.acquire(estimated_tokens(request))
@@ -107,16 +111,29 @@ class Teacher:
             self.cache.put(key, self.backend.model, request, answer)
         return answer
 
+    async def _complete(self, request: CompletionRequest, limit: asyncio.Semaphore) -> Completion:
+        key = request_key(self.backend.model, request)
+        return self._cached(key) or await self._send(key, request, limit)
+
     def _bar(self, total: int, desc: str) -> tqdm:
         # disable=None: bars only on a terminal, so logs and CI output stay readable
         disable = None if self.progress else True
         return tqdm(total=total, desc=desc, unit="req", disable=disable, file=sys.stderr, leave=False)
 
     def _run(self, coroutine_factory: Callable[[], Awaitable[T]]) -> T:
+        async def flush_periodically() -> None:
+            while self.cache is not None:
+                await asyncio.sleep(self.cache.flush_after_s)
+                self.cache.flush()
+
         async def main() -> T:
+            flusher = asyncio.create_task(flush_periodically())
             try:
                 return await coroutine_factory()
             finally:
+                flusher.cancel()
+                if self.cache is not None:
+                    self.cache.flush()
                 await self.backend.aclose()
 
         try:
@@ -138,14 +155,33 @@ class Teacher:
         self, requests: Sequence[CompletionRequest], desc: str, *, partial: bool
     ) -> list[Completion | None]:
 
-        async def gather() -> list[Completion]:
-            limit = asyncio.Semaphore(self.max_concurrency)
-            results: list[Completion | None] = [None] * len(requests)
-            with self._bar(len(requests), desc) as bar:
+        keys = [request_key(self.backend.model, request) for request in requests]
+        results: list[Completion | None] = [None] * len(requests)
+        hits = self.cache.get_many(keys) if self.cache is not None else {}
+        missing: list[int] = []
+        for index, key in enumerate(keys):
+            hit = hits.get(key)
+            if hit is None:
+                missing.append(index)
+            else:
+                results[index] = hit
+                self._count_cached(hit)
+        if not missing:  # a re-run of a finished job: no event loop, no backend
+            return results
+        repeated = {key for key, count in Counter(keys[i] for i in missing).items() if count > 1}
 
-                async def one(index: int, request: CompletionRequest) -> None:
+        async def gather() -> list[Completion | None]:
+            limit = asyncio.Semaphore(self.max_concurrency)
+            with self._bar(len(requests), desc) as bar:
+                bar.update(len(requests) - len(missing))
+
+                async def one(index: int) -> None:
+                    key = keys[index]
                     try:
-                        results[index] = await self._complete(request, limit)
+                        # a request repeated within the batch may have been answered by its twin meanwhile
+                        results[index] = (key in repeated and self._cached(key)) or await self._send(
+                            key, requests[index], limit
+                        )
                     except BudgetExhaustedError:
                         if not partial:
                             raise
@@ -154,8 +190,8 @@ class Teacher:
                     bar.set_postfix(sent=self.stats.sent, cached=self.stats.cached, refresh=False)
 
                 async with asyncio.TaskGroup() as group:
-                    for index, request in enumerate(requests):
-                        group.create_task(one(index, request))
+                    for index in missing:
+                        group.create_task(one(index))
             return results
 
         return self._run(gather)
