@@ -68,6 +68,8 @@ class TeacherSpec(_Strict):
     max_concurrency: int = Field(4, ge=1, le=1024)
     timeout_s: float = Field(120.0, gt=0)
     max_retries: int = Field(5, ge=0, le=50)
+    backoff_s: float = Field(0.5, gt=0, description="first pause before a retry; doubles each time, with jitter")
+    max_backoff_s: float = Field(30.0, gt=0)
     max_consecutive_errors: int = Field(20, ge=1, description="stop after this many failed attempts in a row")
     requests_per_minute: int | None = Field(None, ge=1)
     tokens_per_minute: int | None = Field(None, ge=1, description="estimated before sending: prompt/4 + max_tokens")

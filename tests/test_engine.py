@@ -70,3 +70,18 @@ def test_budget_stops_generation_cleanly_with_an_incomplete_card(tiny_project):
     card = (tiny_project / "out/dataset_card.md").read_text()
     assert "incomplete: the teacher budget was spent and 2 requests were not sent" in card
     assert len((tiny_project / "out/synthetic.jsonl").read_text().splitlines()) == len(samples)
+
+
+def test_generation_through_a_flaky_server_completes_and_no_garbage_becomes_data(tiny_project):
+    empty = ("json", {"choices": [{"text": "", "finish_reason": "stop"}]})
+    faults = [("status", 429, {"Retry-After": "0.1"})] * 3 + [("status", 500), ("garbage", "{oops"), empty]
+    with fault_server(faults + [("echo",)] * 20) as server:
+        raw = tiny_config_dict(
+            backend="openai", base_url=server.url, model="m", mode="completion", max_concurrency=1, backoff_s=0.01
+        )
+        raw["filters"] = {"min_chars": 10, "language_id": False, "near_duplicate_threshold": None}
+        (tiny_project / "flaky.yaml").write_text(yaml.safe_dump(raw))
+        samples, dropped = generate(load_config(tiny_project / "flaky.yaml"), tiny_project / "out", progress=False)
+    assert len(server.received) == 6 + 5  # five faults retried, the empty answer accepted as an answer
+    assert [d.reason for d in dropped] == ["empty"]
+    assert len(samples) == 5 and all(s.text.startswith("A fine sentence about ") for s in samples)

@@ -37,6 +37,8 @@ def _openai(spec: TeacherSpec) -> TeacherBackend:
         max_retries=spec.max_retries,
         score_top_k=spec.score_top_k or 20,
         max_consecutive_errors=spec.max_consecutive_errors,
+        backoff_s=spec.backoff_s,
+        max_backoff_s=spec.max_backoff_s,
     )
 
 
