@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -177,18 +177,34 @@ class DataSpec(_Strict):
     test: str = Field(description="human-labelled test data")
 
 
-class TfidfStudentSpec(_Strict):
-    type: Literal["tfidf"] = "tfidf"
+class _StudentSpecBase(_Strict):
     name: str | None = None
     train_on: list[Literal["synthetic", "human"]] = Field(default_factory=lambda: ["synthetic"], min_length=1)
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.type  # type: ignore[attr-defined]
+
+    def student_options(self) -> dict:
+        """The keyword arguments of the student class."""
+        return self.model_dump(exclude={"type", "name", "train_on"})
+
+
+class TfidfStudentSpec(_StudentSpecBase):
+    type: Literal["tfidf"] = "tfidf"
     analyzer: Literal["char_wb", "char", "word"] = "char_wb"
     ngram_range: tuple[int, int] = (2, 5)
     max_features: int | None = Field(200_000, ge=1)
     C: float = Field(10.0, gt=0)
 
-    @property
-    def display_name(self) -> str:
-        return self.name or self.type
+
+class EmbedStudentSpec(_StudentSpecBase):
+    type: Literal["embed"]
+    encoder: str = Field("e5-small", description="e5-small, use-multilingual, or st:<sentence-transformers model>")
+    C: float = Field(1.0, gt=0)
+
+
+StudentSpec = Annotated[TfidfStudentSpec | EmbedStudentSpec, Field(discriminator="type")]
 
 
 class EvaluationSpec(_Strict):
@@ -211,7 +227,7 @@ class Config(_Strict):
     generation: GenerationSpec = Field(default_factory=GenerationSpec)
     filters: FilterSpec = Field(default_factory=FilterSpec)
     data: DataSpec
-    students: list[TfidfStudentSpec] = Field(default_factory=lambda: [TfidfStudentSpec()])
+    students: list[StudentSpec] = Field(default_factory=lambda: [TfidfStudentSpec()])
     evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
     base_dir: Path = Field(Path("."), exclude=True, description="folder that relative data paths start from")
 
@@ -252,9 +268,14 @@ class Config(_Strict):
         return yaml.safe_dump(dumped, sort_keys=False, allow_unicode=True)
 
 
+_UNION_TAGS = {"tfidf", "embed"}  # pydantic puts the chosen member of a tagged union into the error path
+
+
 def _field_path(loc: tuple[int | str, ...]) -> str:
     path = ""
-    for part in loc:
+    for index, part in enumerate(loc):
+        if part in _UNION_TAGS and index > 0 and isinstance(loc[index - 1], int):
+            continue
         if isinstance(part, int):
             path += f"[{part}]"
         else:

@@ -157,7 +157,7 @@ def train(config: Config, out: str | Path, synthetic: Sequence[Example] | None =
     registry = student_registry()
     trained: list[dict] = []
     for spec in config.students:
-        options = spec.model_dump(exclude={"type", "name", "train_on"})
+        options = spec.student_options()
         for source in spec.train_on:
             for language in config.task.languages:
                 rows = (
@@ -167,7 +167,7 @@ def train(config: Config, out: str | Path, synthetic: Sequence[Example] | None =
                 )
                 where = f"student {spec.display_name} on {source} data for {language}"
                 try:
-                    student = registry[spec.type](**options, seed=config.generation.seed)
+                    student = registry[spec.type].from_options(options, seed=config.generation.seed, workdir=out)
                     student.fit([e.text for e in rows], [e.label for e in rows])
                 except StudentError as err:
                     raise StudentError(f"{where}: {err}") from None

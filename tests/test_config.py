@@ -98,3 +98,15 @@ def test_parse_config_from_dict():
     assert config.generation.samples_per_label == 3
     with pytest.raises(ConfigError, match=r"^inline: generation.min_chars"):
         parse_config({**tiny_config_dict(), "generation": {"min_chars": 0}}, source="inline")
+
+
+def test_student_types_and_their_fields(tmp_path):
+    raw = tiny_config_dict()
+    raw["students"] = [{"type": "tfidf"}, {"type": "embed", "encoder": "use-multilingual", "C": 2.0}]
+    config = load_config(write(tmp_path, raw))
+    assert [s.display_name for s in config.students] == ["tfidf", "embed"]
+    assert config.students[1].student_options() == {"encoder": "use-multilingual", "C": 2.0}
+    raw["students"] = [{"type": "embed", "ngram_range": [1, 2]}]
+    assert "students[0].ngram_range: Extra inputs" in error_of(tmp_path, raw)
+    raw["students"] = [{"type": "magic"}]
+    assert "students[0]" in error_of(tmp_path, raw) and "tfidf" in error_of(tmp_path, raw)

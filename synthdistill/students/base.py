@@ -9,6 +9,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from synthdistill.data import atomic_write_text
 from synthdistill.errors import StudentError
 
 STUDENT_FILE = "student.json"
@@ -57,11 +58,36 @@ def read_student_header(directory: str | Path) -> dict[str, Any]:
     return header
 
 
+WEIGHTS_FILE = "weights.npz"
+
+
+def write_student(directory: str | Path, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    """A saved student: student.json (type, format, settings, classes) and weights.npz; no pickle anywhere."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / WEIGHTS_FILE, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
+    atomic_write_text(directory / STUDENT_FILE, json.dumps(header, ensure_ascii=False))
+
+
+def read_student(directory: str | Path, kind: str, version: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    header = read_student_header(directory)
+    if header.get("type") != kind or header.get("format_version") != version:
+        raise StudentError(f"{directory}: not a {kind} student of format {version}")
+    try:
+        with np.load(Path(directory) / WEIGHTS_FILE, allow_pickle=False) as loaded:
+            arrays = {name: loaded[name] for name in loaded.files}
+    except (OSError, ValueError) as err:
+        raise StudentError(f"{directory}: cannot read {WEIGHTS_FILE}: {err}") from None
+    return header, arrays
+
+
 def student_registry() -> dict[str, type]:
     """Name to class; heavy students import their libraries only when built."""
+    from synthdistill.students.embed import EmbeddingStudent
     from synthdistill.students.tfidf import TfidfStudent
 
-    return {"tfidf": TfidfStudent}
+    return {"tfidf": TfidfStudent, "embed": EmbeddingStudent}
 
 
 def load_student(directory: str | Path) -> Student:

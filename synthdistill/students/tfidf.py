@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from synthdistill.data import atomic_write_text
 from synthdistill.errors import StudentError
-from synthdistill.students.base import STUDENT_FILE, check_training_set, read_student_header
+from synthdistill.students.base import check_training_set, read_student, write_student
+from synthdistill.students.linear_head import LinearHead
 
-_WEIGHTS_FILE = "weights.npz"
 _FORMAT_VERSION = 1
 
 
@@ -33,12 +31,19 @@ class TfidfStudent:
             "C": C,
             "seed": seed,
         }
-        self.classes: list[str] = []
+        self.head = LinearHead(C=C, seed=seed)
         self._vocabulary: dict[str, int] = {}
         self._idf = np.zeros(0)
-        self._coef = np.zeros((0, 0))
-        self._intercept = np.zeros(0)
         self._vectorizer: Any = None
+
+    @classmethod
+    def from_options(cls, options: dict, *, seed: int, workdir: Path) -> TfidfStudent:
+        """Built from a config (no working files needed)."""
+        return cls(**options, seed=seed)
+
+    @property
+    def classes(self) -> list[str]:
+        return self.head.classes
 
     def _count_vectorizer(self, vocabulary: dict[str, int] | None = None) -> Any:
         from sklearn.feature_extraction.text import CountVectorizer
@@ -54,23 +59,13 @@ class TfidfStudent:
     def fit(self, texts: Sequence[str], labels: Sequence[str]) -> TfidfStudent:
         check_training_set(texts, labels)
         from sklearn.feature_extraction.text import TfidfTransformer
-        from sklearn.linear_model import LogisticRegression
 
         counts_vectorizer = self._count_vectorizer()
         counts = counts_vectorizer.fit_transform(list(texts))
         transformer = TfidfTransformer(sublinear_tf=True)
-        features = transformer.fit_transform(counts)
-        model = LogisticRegression(C=self.params["C"], max_iter=2000, random_state=self.params["seed"])
-        model.fit(features, list(labels))
-        self.classes = [str(c) for c in model.classes_]
+        self.head.fit(transformer.fit_transform(counts), labels)
         self._vocabulary = {term: int(i) for term, i in counts_vectorizer.vocabulary_.items()}
         self._idf = transformer.idf_.astype(np.float64)
-        coef, intercept = model.coef_, model.intercept_
-        if len(self.classes) == 2:  # binary: one weight row for the second class; store both sides
-            coef = np.vstack([-coef[0] / 2, coef[0] / 2])
-            intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
-        self._coef = coef.astype(np.float64)
-        self._intercept = intercept.astype(np.float64)
         self._vectorizer = counts_vectorizer
         return self
 
@@ -87,11 +82,7 @@ class TfidfStudent:
         return weighted.multiply(1.0 / norms[:, None]).tocsr()
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        logits = self._features(texts) @ self._coef.T + self._intercept
-        logits = np.asarray(logits)
-        logits -= logits.max(axis=1, keepdims=True)
-        exp = np.exp(logits)
-        return exp / exp.sum(axis=1, keepdims=True)
+        return self.head.predict_proba(self._features(texts))
 
     def predict(self, texts: Sequence[str]) -> list[str]:
         if not texts:
@@ -101,10 +92,6 @@ class TfidfStudent:
     def save(self, directory: str | Path) -> None:
         if not self.classes:
             raise StudentError("cannot save an untrained student")
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        with open(directory / _WEIGHTS_FILE, "wb") as handle:
-            np.savez_compressed(handle, idf=self._idf, coef=self._coef, intercept=self._intercept)
         header = {
             "type": "tfidf",
             "format_version": _FORMAT_VERSION,
@@ -112,13 +99,11 @@ class TfidfStudent:
             "classes": self.classes,
             "vocabulary": self._vocabulary,
         }
-        atomic_write_text(directory / STUDENT_FILE, json.dumps(header, ensure_ascii=False))
+        write_student(directory, header, {"idf": self._idf, **self.head.arrays()})
 
     @classmethod
     def load(cls, directory: str | Path) -> TfidfStudent:
-        header = read_student_header(directory)
-        if header.get("type") != "tfidf" or header.get("format_version") != _FORMAT_VERSION:
-            raise StudentError(f"{directory}: not a tfidf student of format {_FORMAT_VERSION}")
+        header, arrays = read_student(directory, "tfidf", _FORMAT_VERSION)
         params = header["params"]
         student = cls(
             analyzer=params["analyzer"],
@@ -127,15 +112,7 @@ class TfidfStudent:
             C=params["C"],
             seed=params["seed"],
         )
-        try:
-            with np.load(Path(directory) / _WEIGHTS_FILE, allow_pickle=False) as arrays:
-                student._idf, student._coef, student._intercept = (
-                    arrays["idf"],
-                    arrays["coef"],
-                    arrays["intercept"],
-                )
-        except (OSError, KeyError, ValueError) as err:
-            raise StudentError(f"{directory}: cannot read {_WEIGHTS_FILE}: {err}") from None
-        student.classes = list(header["classes"])
+        student._idf = arrays["idf"]
+        student.head = LinearHead.from_arrays(header["classes"], arrays, params["C"], params["seed"])
         student._vocabulary = {str(k): int(v) for k, v in header["vocabulary"].items()}
         return student
