@@ -11,15 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
-from synthdistill.errors import StudentError
-from synthdistill.students.base import check_training_set, read_student, write_student
+from synthdistill.students.base import check_training_set, read_student
 from synthdistill.students.encoders import CachedEncoder, EmbeddingCache
-from synthdistill.students.linear_head import LinearHead
-
-_FORMAT_VERSION = 1
+from synthdistill.students.linear_head import LinearHead, LinearHeadStudent
 
 
-class EmbeddingStudent:
+class EmbeddingStudent(LinearHeadStudent):
+    kind = "embed"
+
     def __init__(
         self,
         encoder: str = "e5-small",
@@ -36,40 +35,20 @@ class EmbeddingStudent:
         """Built from a config; embeddings are cached in the output folder."""
         return cls(**options, seed=seed, cache_path=workdir / "embeddings.sqlite")
 
-    @property
-    def classes(self) -> list[str]:
-        return self.head.classes
-
     def fit(self, texts: Sequence[str], labels: Sequence[str]) -> EmbeddingStudent:
         check_training_set(texts, labels)
         self.head.fit(self.encoder(list(texts)), labels)
         return self
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        if not self.classes:
-            raise StudentError("the embed student is not trained")
-        return self.head.predict_proba(self.encoder(list(texts)))
-
-    def predict(self, texts: Sequence[str]) -> list[str]:
-        if not texts:
-            return []
-        return [self.classes[i] for i in self.predict_proba(texts).argmax(axis=1)]
+    def _features(self, texts: Sequence[str]) -> np.ndarray:
+        return self.encoder(list(texts))
 
     def save(self, directory: str | Path) -> None:
-        if not self.classes:
-            raise StudentError("cannot save an untrained student")
-        header = {
-            "type": "embed",
-            "format_version": _FORMAT_VERSION,
-            "encoder": self.encoder_name,
-            "params": {"C": self.head.C, "seed": self.head.seed},
-            "classes": self.classes,
-        }
-        write_student(directory, header, self.head.arrays())
+        self._save(directory, {"encoder": self.encoder_name, "params": {"C": self.head.C, "seed": self.head.seed}}, {})
 
     @classmethod
     def load(cls, directory: str | Path) -> EmbeddingStudent:
-        header, arrays = read_student(directory, "embed", _FORMAT_VERSION)
+        header, arrays = read_student(directory, cls.kind, cls.format_version)
         params = header["params"]
         student = cls(encoder=header["encoder"], C=params["C"], seed=params["seed"])
         student.head = LinearHead.from_arrays(header["classes"], arrays, params["C"], params["seed"])

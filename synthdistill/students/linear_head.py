@@ -4,9 +4,13 @@ save as npz, so any student built on features loads without unpickling."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from synthdistill.errors import StudentError
+from synthdistill.students.base import write_student
 
 
 class LinearHead:
@@ -45,3 +49,34 @@ class LinearHead:
         head.classes = list(classes)
         head.coef, head.intercept = np.asarray(arrays["coef"]), np.asarray(arrays["intercept"])
         return head
+
+
+class LinearHeadStudent:
+    """What students made of features plus a linear head share: prediction, and saving the head."""
+
+    kind = "linear"
+    format_version = 1
+    head: LinearHead
+
+    @property
+    def classes(self) -> list[str]:
+        return self.head.classes
+
+    def _features(self, texts: Sequence[str]) -> Any:
+        raise NotImplementedError
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        if not self.classes:
+            raise StudentError(f"the {self.kind} student is not trained")
+        return self.head.predict_proba(self._features(texts))
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        if not texts:
+            return []
+        return [self.classes[i] for i in self.predict_proba(texts).argmax(axis=1)]
+
+    def _save(self, directory: str | Path, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        if not self.classes:
+            raise StudentError("cannot save an untrained student")
+        full_header = {"type": self.kind, "format_version": self.format_version, "classes": self.classes, **header}
+        write_student(directory, full_header, {**arrays, **self.head.arrays()})

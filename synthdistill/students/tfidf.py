@@ -8,14 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from synthdistill.errors import StudentError
-from synthdistill.students.base import check_training_set, read_student, write_student
-from synthdistill.students.linear_head import LinearHead
-
-_FORMAT_VERSION = 1
+from synthdistill.students.base import check_training_set, read_student
+from synthdistill.students.linear_head import LinearHead, LinearHeadStudent
 
 
-class TfidfStudent:
+class TfidfStudent(LinearHeadStudent):
+    kind = "tfidf"
+
     def __init__(
         self,
         analyzer: str = "char_wb",
@@ -40,10 +39,6 @@ class TfidfStudent:
     def from_options(cls, options: dict, *, seed: int, workdir: Path) -> TfidfStudent:
         """Built from a config (no working files needed)."""
         return cls(**options, seed=seed)
-
-    @property
-    def classes(self) -> list[str]:
-        return self.head.classes
 
     def _count_vectorizer(self, vocabulary: dict[str, int] | None = None) -> Any:
         from sklearn.feature_extraction.text import CountVectorizer
@@ -70,8 +65,6 @@ class TfidfStudent:
         return self
 
     def _features(self, texts: Sequence[str]) -> Any:
-        if not self.classes:
-            raise StudentError("the tfidf student is not trained")
         if self._vectorizer is None:
             self._vectorizer = self._count_vectorizer(self._vocabulary)
         counts = self._vectorizer.transform(list(texts)).astype(np.float64)
@@ -81,29 +74,12 @@ class TfidfStudent:
         norms[norms == 0] = 1.0
         return weighted.multiply(1.0 / norms[:, None]).tocsr()
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        return self.head.predict_proba(self._features(texts))
-
-    def predict(self, texts: Sequence[str]) -> list[str]:
-        if not texts:
-            return []
-        return [self.classes[i] for i in self.predict_proba(texts).argmax(axis=1)]
-
     def save(self, directory: str | Path) -> None:
-        if not self.classes:
-            raise StudentError("cannot save an untrained student")
-        header = {
-            "type": "tfidf",
-            "format_version": _FORMAT_VERSION,
-            "params": self.params,
-            "classes": self.classes,
-            "vocabulary": self._vocabulary,
-        }
-        write_student(directory, header, {"idf": self._idf, **self.head.arrays()})
+        self._save(directory, {"params": self.params, "vocabulary": self._vocabulary}, {"idf": self._idf})
 
     @classmethod
     def load(cls, directory: str | Path) -> TfidfStudent:
-        header, arrays = read_student(directory, "tfidf", _FORMAT_VERSION)
+        header, arrays = read_student(directory, cls.kind, cls.format_version)
         params = header["params"]
         student = cls(
             analyzer=params["analyzer"],
