@@ -10,9 +10,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from synthdistill.config import Config
 from synthdistill.data import Example
+from synthdistill.errors import TeacherError
 from synthdistill.languages import resolve_language
 from synthdistill.prompts import render
 from synthdistill.teachers.protocol import CompletionRequest
@@ -49,17 +51,44 @@ def _normalise(scores: Sequence[float | None], labels: Sequence[str]) -> dict[st
     return {label: math.exp(s - top) / total for label, s in found.items()}
 
 
+PromptStyle = Literal["label_name", "numbered"]
+CONTENT_FREE_INPUTS = ("N/A", "", "[MASK]")  # Zhao et al. (2021): inputs that favour no label
+
+
+@dataclass(frozen=True)
+class TeacherSetting:
+    """One way of asking the teacher; the report shows each, and the best on the human dev split."""
+
+    shots: int  # human examples per label in the prompt
+    prompt: PromptStyle = "label_name"
+    calibrated: bool = False
+
+    @property
+    def name(self) -> str:
+        suffix = ("-numbered" if self.prompt == "numbered" else "") + ("-calibrated" if self.calibrated else "")
+        return f"teacher-{self.shots}shot{suffix}"
+
+
 def classify_with_teacher(
     config: Config,
     teacher: Teacher,
     language: str,
     texts: Sequence[str],
     shots: Sequence[Example] = (),
+    *,
+    prompt: PromptStyle = "label_name",
 ) -> list[TeacherPrediction]:
-    """Label each text with the teacher; `shots` are the k-shot examples shown in every prompt."""
+    """Label each text with the teacher; `shots` are the k-shot examples shown in every prompt.
+
+    `label_name` scores each label's name as the answer; `numbered` lists the labels and scores their
+    numbers (completion mode only).
+    """
     task = config.task
     labels = task.label_names
     mode = config.teacher.prompt_mode
+    if prompt == "numbered" and mode != "completion":
+        raise TeacherError("numbered label prompts need a completion-mode teacher")
+    number = {label: str(i) for i, label in enumerate(labels, start=1)}
     variables = {
         "language": resolve_language(language).name,
         "domain": task.domain,
@@ -67,14 +96,15 @@ def classify_with_teacher(
         "label_kind": task.label_kind,
         "labels": labels,
         "label_specs": task.labels,
-        "shots": [{"text": s.text, "label": s.label} for s in shots],
+        "shots": [{"text": s.text, "label": s.label, "number": number[s.label]} for s in shots],
     }
-    prompts = [render(f"classify.{mode}.v1", text=text, **variables).text for text in texts]
-    desc = f"teacher {len(shots)}-shot {language}"
+    template = f"classify.{mode}.v1" if prompt == "label_name" else f"classify_numbered.{mode}.v1"
+    prompts = [render(template, text=text, **variables).text for text in texts]
+    desc = f"teacher {len(shots)}-shot {prompt} {language}"
     if mode == "completion":
-        all_scores = teacher.score_many(prompts, [" " + label for label in labels], desc=desc)
+        options = [" " + (label if prompt == "label_name" else number[label]) for label in labels]
         predictions = []
-        for scores in all_scores:
+        for scores in teacher.score_many(prompts, options, desc=desc):
             probabilities = _normalise(scores, labels)
             label = max(probabilities, key=probabilities.__getitem__) if probabilities else None
             predictions.append(TeacherPrediction(label, probabilities))
@@ -82,3 +112,26 @@ def classify_with_teacher(
     requests = [CompletionRequest(messages=(("user", prompt),), max_tokens=20, temperature=0.0) for prompt in prompts]
     answers = teacher.complete_many(requests, desc=desc)
     return [TeacherPrediction(parse_label_answer(a.text, labels), answer=a.text) for a in answers]
+
+
+def content_free_baseline(
+    config: Config, teacher: Teacher, language: str, shots: Sequence[Example], prompt: PromptStyle
+) -> dict[str, float]:
+    """The teacher's mean label probabilities for inputs that carry no content: its bias to divide out."""
+    predictions = classify_with_teacher(config, teacher, language, CONTENT_FREE_INPUTS, shots, prompt=prompt)
+    labels = config.task.label_names
+    found = [p.probabilities for p in predictions if p.probabilities]
+    if not found:
+        return {}
+    return {label: sum(p.get(label, 0.0) for p in found) / len(found) for label in labels}
+
+
+def calibrate(prediction: TeacherPrediction, baseline: dict[str, float]) -> TeacherPrediction:
+    """Contextual calibration: divide each label's probability by its content-free probability."""
+    if not prediction.probabilities or not baseline:
+        return prediction
+    floor = min((b for b in baseline.values() if b > 0), default=1.0)
+    adjusted = {label: p / max(baseline.get(label, 0.0), floor) for label, p in prediction.probabilities.items()}
+    total = sum(adjusted.values())
+    probabilities = {label: value / total for label, value in adjusted.items()}
+    return TeacherPrediction(max(probabilities, key=probabilities.__getitem__), probabilities, prediction.answer)

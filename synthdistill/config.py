@@ -211,6 +211,10 @@ class EvaluationSpec(_Strict):
     teacher_shots: list[int] = Field(
         default_factory=lambda: [0], description="examples per label in the teacher's classification prompt"
     )
+    teacher_prompts: list[Literal["label_name", "numbered"]] = Field(
+        default_factory=lambda: ["label_name"], min_length=1, description="numbered: needs a completion-mode teacher"
+    )
+    teacher_calibration: bool = Field(True, description="also score each setting with contextual calibration")
     seed: int = 0
 
     @field_validator("teacher_shots")

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from synthdistill.classify import classify_with_teacher
+from synthdistill.classify import TeacherSetting, calibrate, classify_with_teacher, content_free_baseline
 from synthdistill.config import Config
 from synthdistill.data import Example, atomic_write_text, read_examples, sample_per_label, write_examples, write_jsonl
 from synthdistill.dataset_card import render_card
@@ -186,47 +186,78 @@ def train(config: Config, out: str | Path, synthetic: Sequence[Example] | None =
     return trained
 
 
+BEST_TEACHER = "teacher-best-on-dev"
+
+
+def _teacher_record(config: Config, language: str, name: str, shots: int, model: str, scores: dict) -> ResultRecord:
+    return ResultRecord(
+        task=config.task.name,
+        language=language,
+        classifier=name,
+        train_source="human" if shots else "none",
+        n_train=shots,
+        model=model,
+        **{key: scores[key] for key in ("n_test", "macro_f1", "accuracy", "invalid_rate", "per_label_f1")},
+    )
+
+
+def _teacher_language(
+    config: Config, teacher: Teacher, language: str, data: LanguageData
+) -> tuple[list[ResultRecord], list[dict]]:
+    """Every teacher setting for one language: records on test (with dev macro-F1) and test predictions."""
+    labels, evaluation = config.task.label_names, config.evaluation
+    scoring = config.teacher.prompt_mode == "completion"
+    splits = {"test": data.test, **({"dev": data.dev} if data.dev else {})}
+    records: list[ResultRecord] = []
+    rows: list[dict] = []
+    for k in evaluation.teacher_shots:
+        by_label = sample_per_label(data.seed, k, seed=evaluation.seed) if k else {}
+        shots = [example for label in labels for example in by_label.get(label, [])]
+        for style in evaluation.teacher_prompts if scoring else ["label_name"]:
+            raw = {
+                split: classify_with_teacher(config, teacher, language, [e.text for e in examples], shots, prompt=style)
+                for split, examples in splits.items()
+            }  # fmt: skip
+            variants = [(TeacherSetting(k, style), raw)]
+            if scoring and evaluation.teacher_calibration:
+                baseline = content_free_baseline(config, teacher, language, shots, style)
+                calibrated = {split: [calibrate(p, baseline) for p in preds] for split, preds in raw.items()}
+                variants.append((TeacherSetting(k, style, calibrated=True), calibrated))
+            for setting, predictions in variants:
+                scores = {
+                    split: classification_scores([e.label for e in splits[split]], [p.label for p in preds], labels)
+                    for split, preds in predictions.items()
+                }
+                record = _teacher_record(config, language, setting.name, len(shots), teacher.model, scores["test"])
+                record.dev_macro_f1 = scores["dev"]["macro_f1"] if "dev" in scores else None
+                records.append(record)
+                rows += [
+                    {"language": language, "classifier": setting.name, "text": e.text, "gold": e.label,
+                     "predicted": p.label, "probabilities": p.probabilities, "answer": p.answer}
+                    for e, p in zip(data.test, predictions["test"], strict=True)
+                ]  # fmt: skip
+    return records, rows
+
+
 def classify(
     config: Config, out: str | Path, teacher: Teacher | None = None, *, progress: bool = True
 ) -> list[ResultRecord]:
-    """Score the teacher itself as a classifier on each test set, zero- and k-shot."""
+    """Score the teacher itself as a classifier on each test set, in every configured setting (shots,
+    label names or numbers, with and without contextual calibration); with a human dev split, the setting
+    best on dev is reported once more as teacher-best-on-dev. Test data never chooses a setting."""
     out = prepare_output(config, out)
     datasets = load_datasets(config)
-    labels = config.task.label_names
     records: list[ResultRecord] = []
     predictions_rows: list[dict] = []
     with _teacher_or(config, out, teacher, progress) as active:
         for language, data in datasets.items():
-            for k in config.evaluation.teacher_shots:
-                by_label = sample_per_label(data.seed, k, seed=config.evaluation.seed) if k else {}
-                shots = [example for label in labels for example in by_label.get(label, [])]
-                predictions = classify_with_teacher(config, active, language, [e.text for e in data.test], shots)
-                name = f"teacher-{k}shot"
-                predicted = [p.label for p in predictions]
-                scores = classification_scores([e.label for e in data.test], predicted, labels)
-                records.append(
-                    ResultRecord(
-                        task=config.task.name,
-                        language=language,
-                        classifier=name,
-                        train_source="human" if shots else "none",
-                        n_train=len(shots),
-                        model=active.model,
-                        **{k_: scores[k_] for k_ in ("n_test", "macro_f1", "accuracy", "invalid_rate", "per_label_f1")},
-                    )
-                )
-                predictions_rows += [
-                    {
-                        "language": language,
-                        "classifier": name,
-                        "text": e.text,
-                        "gold": e.label,
-                        "predicted": p.label,
-                        "probabilities": p.probabilities,
-                        "answer": p.answer,
-                    }
-                    for e, p in zip(data.test, predictions, strict=True)
-                ]
+            language_records, rows = _teacher_language(config, active, language, data)
+            records += language_records
+            predictions_rows += rows
+            on_dev = [r for r in language_records if r.dev_macro_f1 is not None]
+            if on_dev:  # ties go to the setting with fewer shots
+                best = max(on_dev, key=lambda r: (r.dev_macro_f1, -r.n_train))
+                records.append(replace(best, classifier=BEST_TEACHER, setting=best.classifier))
     write_jsonl(out / "teacher_predictions.jsonl", predictions_rows)
     atomic_write_text(out / TEACHER_RESULTS_FILE, json.dumps([r.to_dict() for r in records], indent=1) + "\n")
     return records
@@ -265,7 +296,9 @@ def evaluate(config: Config, out: str | Path) -> tuple[list[ResultRecord], str]:
     notes = [
         f"Task `{config.task.name}`, teacher `{config.teacher.model or config.teacher.backend}` "
         f"({config.teacher.backend} backend); scores on the human-labelled test split.",
-        "teacher-Kshot: the teacher classifying with K human examples per label in its prompt; "
+        "teacher-Kshot: the teacher classifying with K human examples per label in its prompt (-numbered: "
+        "labels as a numbered menu; -calibrated: contextual calibration); teacher-best-on-dev: the setting "
+        "with the best macro-F1 on the human dev split, scored on test.",
         "invalid: answers that name no label, counted as wrong.",
     ]
     report = write_results(out, records, title=f"synthdistill: {config.task.name}", notes=notes)

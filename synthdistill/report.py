@@ -25,6 +25,8 @@ class ResultRecord:
     invalid_rate: float = 0.0
     per_label_f1: dict[str, float] = field(default_factory=dict)
     model: str | None = None  # the teacher's model, or the saved student's folder
+    setting: str | None = None  # for the teacher's best setting: which one the dev split chose
+    dev_macro_f1: float | None = None  # the teacher's settings: macro-F1 on the human dev split
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -39,8 +41,9 @@ def language_table(records: Sequence[ResultRecord]) -> str:
     ]
     for r in records:
         f1 = f"{r.macro_f1:.3f}"
+        name = f"{r.classifier} ({r.setting})" if r.setting else r.classifier
         lines.append(
-            f"| {r.classifier} | {r.train_source} | {r.n_train} | {'**' + f1 + '**' if r.macro_f1 == best else f1} "
+            f"| {name} | {r.train_source} | {r.n_train} | {'**' + f1 + '**' if r.macro_f1 == best else f1} "
             f"| {r.accuracy:.3f} | {r.invalid_rate:.1%} |"
         )
     return "\n".join(lines)

@@ -59,6 +59,10 @@ def topic_answer(request: CompletionRequest) -> Completion:
         last_text = prompt.rsplit("Sentence:", 1)[-1].lower()
         sporty = any(w in last_text for w in ("match", "game", "team", "ran", "scored", "cup"))
         top = {" sports": -0.2, " politics": -2.0} if sporty else {" sports": -2.0, " politics": -0.2}
+        if prompt.endswith("Answer:"):  # numbered options: sports is 1, politics 2
+            top = {" 1": top[" sports"], " 2": top[" politics"]}
+        if last_text.strip().removesuffix("topic:").strip() in ("n/a", "", "[mask]"):
+            top = {" sports": -0.1, " politics": -2.4}  # a biased teacher: content-free inputs say sports
         return Completion(text=" x", top_logprobs=[{**top, " The": -3.0}], prompt_tokens=10, completion_tokens=1)
     label = re.search(r'"([^"]+)"', prompt).group(1)
     return Completion(

@@ -1,8 +1,15 @@
 import pytest
 
-from synthdistill.classify import classify_with_teacher, parse_label_answer
+from synthdistill.classify import (
+    TeacherPrediction,
+    calibrate,
+    classify_with_teacher,
+    content_free_baseline,
+    parse_label_answer,
+)
 from synthdistill.config import parse_config
 from synthdistill.data import Example
+from synthdistill.errors import TeacherError
 from synthdistill.teachers.protocol import Completion
 from synthdistill.teachers.teacher import Teacher
 from tests.conftest import FakeBackend, tiny_config_dict
@@ -54,3 +61,36 @@ def test_chat_mode_answers_are_parsed_strictly():
     assert [p.label for p in predictions] == ["politics", None]
     assert predictions[1].answer == "I think it is about sport"
     assert backend.requests[0].temperature == 0.0 and backend.requests[0].messages[0][0] == "user"
+
+
+def test_numbered_options_score_the_numbers(fake_backend):
+    config = parse_config(tiny_config_dict())
+    texts = ["The team won the cup game.", "The minister resigned."]
+    predictions = classify_with_teacher(config, Teacher(fake_backend, progress=False), "en", texts, prompt="numbered")
+    assert [p.label for p in predictions] == ["sports", "politics"]
+    prompt = fake_backend.requests[0].prompt
+    assert "1. sports\n2. politics" in prompt and prompt.endswith("Answer:")
+
+
+def test_numbered_needs_completion_mode():
+    config = parse_config(tiny_config_dict(backend="openai", base_url="http://127.0.0.1:1/v1", model="m"))
+    backend = FakeBackend(lambda r: Completion(text="sports"), mode="chat")
+    with pytest.raises(TeacherError, match="numbered"):
+        classify_with_teacher(config, Teacher(backend, progress=False), "en", ["x"], prompt="numbered")
+
+
+def test_contextual_calibration_divides_out_the_bias():
+    baseline = {"sports": 0.8, "politics": 0.2}
+    raw = TeacherPrediction("sports", {"sports": 0.6, "politics": 0.4})
+    calibrated = calibrate(raw, baseline)
+    # 0.6 / 0.8 = 0.75 against 0.4 / 0.2 = 2.0
+    assert calibrated.label == "politics"
+    assert calibrated.probabilities["politics"] == pytest.approx(2.0 / 2.75)
+    invalid = TeacherPrediction(None, {})
+    assert calibrate(invalid, baseline) == invalid
+
+
+def test_content_free_baseline_averages_the_teachers_bias(fake_backend):
+    config = parse_config(tiny_config_dict())
+    baseline = content_free_baseline(config, Teacher(fake_backend, progress=False), "en", [], "label_name")
+    assert baseline["sports"] > 0.8 and baseline["sports"] + baseline["politics"] == pytest.approx(1.0)

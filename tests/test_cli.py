@@ -86,7 +86,9 @@ def test_run_end_to_end_on_the_embedded_teacher_then_rerun_from_cache(tiny_proje
     by_name = {(r["classifier"], r["train_source"]): r for r in records}
     assert set(by_name) == {
         ("teacher-0shot", "none"),
+        ("teacher-0shot-calibrated", "none"),
         ("teacher-1shot", "human"),
+        ("teacher-1shot-calibrated", "human"),
         ("tfidf", "synthetic"),
         ("tfidf", "human"),
     }

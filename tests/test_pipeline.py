@@ -1,0 +1,40 @@
+"""The API stages on the fake teacher: the teacher's settings, selection on dev, and the report."""
+
+import json
+
+import yaml
+
+from synthdistill import load_config
+from synthdistill.pipeline import BEST_TEACHER, classify, evaluate
+from synthdistill.teachers.teacher import Teacher
+from tests.conftest import POLITICS, SPORTS, write_jsonl
+
+
+def test_teacher_settings_and_the_best_one_chosen_on_dev(tiny_project, fake_backend):
+    dev = [{"text": SPORTS[0], "label": "sports"}, {"text": POLITICS[0], "label": "politics"}]
+    write_jsonl(tiny_project / "data/en/dev.jsonl", dev)
+    raw = yaml.safe_load((tiny_project / "config.yaml").read_text())
+    raw["data"]["dev"] = "data/{lang}/dev.jsonl"
+    raw["evaluation"] = {"teacher_shots": [0, 1], "teacher_prompts": ["label_name", "numbered"]}
+    (tiny_project / "config.yaml").write_text(yaml.safe_dump(raw))
+    config = load_config(tiny_project / "config.yaml")
+
+    records = classify(config, tiny_project / "out", Teacher(fake_backend, progress=False))
+
+    names = [r.classifier for r in records]
+    expected = {f"teacher-{k}shot{p}{c}" for k in (0, 1) for p in ("", "-numbered") for c in ("", "-calibrated")}
+    assert set(names) == expected | {BEST_TEACHER}
+    settings = [r for r in records if r.classifier != BEST_TEACHER]
+    assert all(r.dev_macro_f1 is not None and r.n_test == 6 for r in settings)
+    [best] = [r for r in records if r.classifier == BEST_TEACHER]
+    top_dev = max(r.dev_macro_f1 for r in settings)
+    chosen = next(r for r in settings if r.classifier == best.setting)
+    assert chosen.dev_macro_f1 == top_dev
+    assert (best.macro_f1, best.accuracy) == (chosen.macro_f1, chosen.accuracy)  # its test scores, not the best test
+    # ties go to fewer shots
+    assert chosen.n_train == min(r.n_train for r in settings if r.dev_macro_f1 == top_dev)
+
+    _, report = evaluate(config, tiny_project / "out")
+    assert f"{BEST_TEACHER} ({best.setting})" in report
+    saved = json.loads((tiny_project / "out/results.json").read_text())
+    assert any(r["classifier"] == BEST_TEACHER and r["setting"] == best.setting for r in saved)
