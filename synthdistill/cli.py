@@ -44,6 +44,13 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--input", type=Path, help="JSONL/CSV/Parquet file with a text column")
     predict.add_argument("--text-column", default="text")
     predict.add_argument("--output", type=Path, help="write JSONL here instead of standard output")
+    serve = commands.add_parser("serve", help="an HTTP API for a saved student (POST /predict)")
+    serve.add_argument("student", type=Path, help="a saved student's folder")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--api-key-env", help="require the key held in this environment variable")
+    serve.add_argument("--max-batch", type=int, default=64, help="most texts per request")
+    serve.add_argument("--max-body-bytes", type=int, default=1_000_000)
     return parser
 
 
@@ -63,6 +70,12 @@ def _dispatch(args: argparse.Namespace) -> None:
     from synthdistill import pipeline
     from synthdistill.config import load_config
 
+    if args.command == "serve":
+        from synthdistill.serve import serve
+
+        serve(args.student, host=args.host, port=args.port, api_key_env=args.api_key_env,
+              max_batch=args.max_batch, max_body_bytes=args.max_body_bytes)  # fmt: skip
+        return
     if args.command == "predict":
         from synthdistill.data import read_examples, write_jsonl
 
