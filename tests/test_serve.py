@@ -117,12 +117,12 @@ def test_cli_serves_on_loopback_and_needs_its_key_variable(student, tmp_path, mo
     assert missing.returncode == 2 and "SD_NO_SUCH_KEY is not set" in missing.stderr
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and process.poll() is None:
+            with socket.socket() as client:
+                if client.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
         status, body = call(f"http://127.0.0.1:{port}", data=json.dumps({"text": "The team won the match."}))
         assert status == 200 and body["predictions"][0]["label"] == "sports"
     finally:
