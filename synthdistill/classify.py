@@ -77,8 +77,10 @@ def classify_with_teacher(
     shots: Sequence[Example] = (),
     *,
     prompt: PromptStyle = "label_name",
+    shots_per_text: Sequence[Sequence[Example]] | None = None,
 ) -> list[TeacherPrediction]:
-    """Label each text with the teacher; `shots` are the k-shot examples shown in every prompt.
+    """Label each text with the teacher; `shots` are the k-shot examples shown in every prompt, or
+    `shots_per_text` gives each text its own (nearest-neighbour demonstrations).
 
     `label_name` scores each label's name as the answer; `numbered` lists the labels and scores their
     numbers (completion mode only).
@@ -96,10 +98,18 @@ def classify_with_teacher(
         "label_kind": task.label_kind,
         "labels": labels,
         "label_specs": task.labels,
-        "shots": [{"text": s.text, "label": s.label, "number": number[s.label]} for s in shots],
     }
     template = f"classify.{mode}.v1" if prompt == "label_name" else f"classify_numbered.{mode}.v1"
-    prompts = [render(template, text=text, **variables).text for text in texts]
+    per_text = shots_per_text if shots_per_text is not None else [shots] * len(texts)
+    prompts = [
+        render(
+            template,
+            text=text,
+            shots=[{"text": s.text, "label": s.label, "number": number[s.label]} for s in text_shots],
+            **variables,
+        ).text
+        for text, text_shots in zip(texts, per_text, strict=True)
+    ]
     desc = f"teacher {len(shots)}-shot {prompt} {language}"
     if mode == "completion":
         options = [" " + (label if prompt == "label_name" else number[label]) for label in labels]

@@ -204,7 +204,15 @@ class EmbedStudentSpec(_StudentSpecBase):
     C: float = Field(1.0, gt=0)
 
 
-StudentSpec = Annotated[TfidfStudentSpec | EmbedStudentSpec, Field(discriminator="type")]
+class IclStudentSpec(_StudentSpecBase):
+    type: Literal["icl"]
+    shots_per_label: int = Field(2, ge=1, description="training examples per label in each prompt")
+    selection: Literal["random", "nearest"] = Field("random", description="nearest: by sentence embeddings")
+    encoder: str = Field("e5-small", description="encoder for nearest-neighbour selection")
+    model: TeacherSpec | None = Field(None, description="the compact LLM that answers (default: the teacher)")
+
+
+StudentSpec = Annotated[TfidfStudentSpec | EmbedStudentSpec | IclStudentSpec, Field(discriminator="type")]
 
 
 class EvaluationSpec(_Strict):
@@ -272,7 +280,7 @@ class Config(_Strict):
         return yaml.safe_dump(dumped, sort_keys=False, allow_unicode=True)
 
 
-_UNION_TAGS = {"tfidf", "embed"}  # pydantic puts the chosen member of a tagged union into the error path
+_UNION_TAGS = {"tfidf", "embed", "icl"}  # pydantic puts the chosen member of a tagged union into the error path
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:

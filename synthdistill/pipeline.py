@@ -167,7 +167,9 @@ def train(config: Config, out: str | Path, synthetic: Sequence[Example] | None =
                 )
                 where = f"student {spec.display_name} on {source} data for {language}"
                 try:
-                    student = registry[spec.type].from_options(options, seed=config.generation.seed, workdir=out)
+                    student = registry[spec.type].from_options(
+                        dict(options), seed=config.generation.seed, workdir=out, config=config, language=language
+                    )
                     student.fit([e.text for e in rows], [e.label for e in rows])
                 except StudentError as err:
                     raise StudentError(f"{where}: {err}") from None

@@ -85,9 +85,10 @@ def read_student(directory: str | Path, kind: str, version: int) -> tuple[dict[s
 def student_registry() -> dict[str, type]:
     """Name to class; heavy students import their libraries only when built."""
     from synthdistill.students.embed import EmbeddingStudent
+    from synthdistill.students.icl import InContextStudent
     from synthdistill.students.tfidf import TfidfStudent
 
-    return {"tfidf": TfidfStudent, "embed": EmbeddingStudent}
+    return {"tfidf": TfidfStudent, "embed": EmbeddingStudent, "icl": InContextStudent}
 
 
 def load_student(directory: str | Path) -> Student:

@@ -31,7 +31,7 @@ class EmbeddingStudent(LinearHeadStudent):
         self.encoder = CachedEncoder(encoder, EmbeddingCache(cache_path) if cache_path else None)
 
     @classmethod
-    def from_options(cls, options: dict, *, seed: int, workdir: Path) -> EmbeddingStudent:
+    def from_options(cls, options: dict, *, seed: int, workdir: Path, **_: object) -> EmbeddingStudent:
         """Built from a config; embeddings are cached in the output folder."""
         return cls(**options, seed=seed, cache_path=workdir / "embeddings.sqlite")
 

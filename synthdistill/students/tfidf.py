@@ -36,7 +36,7 @@ class TfidfStudent(LinearHeadStudent):
         self._vectorizer: Any = None
 
     @classmethod
-    def from_options(cls, options: dict, *, seed: int, workdir: Path) -> TfidfStudent:
+    def from_options(cls, options: dict, *, seed: int, workdir: Path, **_: object) -> TfidfStudent:
         """Built from a config (no working files needed)."""
         return cls(**options, seed=seed)
 

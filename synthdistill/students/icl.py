@@ -1,0 +1,139 @@
+"""In-context learning student: a compact LLM classifies each text with k labelled examples per label in
+its prompt, through any teacher backend (the paper: 2 synthetic examples per label, chosen at random; or
+each text's nearest neighbours by sentence embeddings)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from synthdistill.classify import classify_with_teacher
+from synthdistill.config import Config, parse_config
+from synthdistill.data import Example
+from synthdistill.errors import StudentError
+from synthdistill.students.base import check_training_set, read_student, write_student
+from synthdistill.students.encoders import CachedEncoder, EmbeddingCache
+from synthdistill.teachers import open_teacher
+
+Selection = Literal["random", "nearest"]
+
+
+def _interleave(groups: list[list[Example]]) -> list[Example]:
+    """Round-robin over the groups: a, b, c, a, b, c, ..."""
+    longest = max((len(g) for g in groups), default=0)
+    return [group[i] for i in range(longest) for group in groups if i < len(group)]
+
+
+class InContextStudent:
+    kind = "icl"
+    format_version = 1
+
+    def __init__(
+        self,
+        task: dict[str, Any],
+        model: dict[str, Any],
+        language: str,
+        shots_per_label: int = 2,
+        selection: Selection = "random",
+        encoder: str = "e5-small",
+        seed: int = 0,
+        cache_dir: str | Path | None = None,
+    ):
+        """`task` and `model` are the config's task and teacher sections (the model that answers)."""
+        self.task, self.model, self.language = task, model, language
+        self.shots_per_label, self.selection, self.encoder_name, self.seed = shots_per_label, selection, encoder, seed
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.config: Config = parse_config(
+            {"task": task, "teacher": model, "data": {"test": "-"}}, source="icl student"
+        )
+        self.pool: list[Example] = []
+        self._encoder: CachedEncoder | None = None
+
+    @classmethod
+    def from_options(
+        cls, options: dict, *, seed: int, workdir: Path, config: Config, language: str
+    ) -> InContextStudent:
+        """Built from a config: the student's own model, or the run's teacher when it names none."""
+        model = options.pop("model", None) or config.teacher.model_dump(mode="json")
+        task = config.task.model_dump(mode="json")
+        return cls(task, model, language, **options, seed=seed, cache_dir=workdir)
+
+    @property
+    def classes(self) -> list[str]:
+        return self.config.task.label_names
+
+    def fit(self, texts: Sequence[str], labels: Sequence[str]) -> InContextStudent:
+        check_training_set(texts, labels, allowed=self.classes)
+        self.pool = [Example(t, label, self.language) for t, label in zip(texts, labels, strict=True)]
+        return self
+
+    def _encoder_for_selection(self) -> CachedEncoder:
+        if self._encoder is None:
+            cache = EmbeddingCache(self.cache_dir / "embeddings.sqlite") if self.cache_dir else None
+            self._encoder = CachedEncoder(self.encoder_name, cache)
+        return self._encoder
+
+    def _shots(self, texts: Sequence[str]) -> list[list[Example]]:
+        """k examples per label for each text, labels interleaved (a block of one label last would pull
+        a small model's answer towards it)."""
+        by_label = {label: [e for e in self.pool if e.label == label] for label in self.classes}
+        if self.selection == "random":
+            rng = random.Random(self.seed)
+            picked = [rng.sample(rows, min(self.shots_per_label, len(rows))) for rows in by_label.values()]
+            return [_interleave(picked)] * len(texts)
+        encode = self._encoder_for_selection()
+        queries = encode(list(texts))
+        vectors = {label: encode([e.text for e in rows]) for label, rows in by_label.items() if rows}
+        chosen: list[list[Example]] = []
+        for query in queries:
+            picked = [
+                [rows[i] for i in np.argsort(-(vectors[label] @ query))[: self.shots_per_label]]
+                for label, rows in by_label.items()
+                if rows
+            ]
+            chosen.append(_interleave(picked))
+        return chosen
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Rows over `classes`; a row of zeros where the model's answer names no label."""
+        if not self.pool:
+            raise StudentError("the icl student is not trained")
+        cache = self.cache_dir / "icl_cache.sqlite" if self.cache_dir else None
+        teacher = open_teacher(self.config.teacher, cache, progress=False)
+        try:
+            predictions = classify_with_teacher(
+                self.config, teacher, self.language, list(texts), shots_per_text=self._shots(texts)
+            )
+        finally:
+            teacher.close()
+        return np.array([[p.probabilities.get(label, 0.0) for label in self.classes] for p in predictions])
+
+    def predict(self, texts: Sequence[str]) -> list[str | None]:  # type: ignore[override]
+        """None where the answer names no label: it counts as wrong, never as a class."""
+        if not texts:
+            return []
+        return [self.classes[int(row.argmax())] if row.any() else None for row in self.predict_proba(texts)]
+
+    def save(self, directory: str | Path) -> None:
+        if not self.pool:
+            raise StudentError("cannot save an untrained student")
+        header = {
+            "type": self.kind, "format_version": self.format_version, "classes": self.classes, "task": self.task,
+            "model": self.model, "language": self.language, "shots_per_label": self.shots_per_label,
+            "selection": self.selection, "encoder": self.encoder_name, "seed": self.seed,
+            "pool": [{"text": e.text, "label": e.label} for e in self.pool],
+        }  # fmt: skip
+        write_student(directory, header, {})
+
+    @classmethod
+    def load(cls, directory: str | Path) -> InContextStudent:
+        header, _ = read_student(directory, cls.kind, cls.format_version)
+        student = cls(
+            header["task"], header["model"], header["language"], header["shots_per_label"], header["selection"],
+            header["encoder"], header["seed"], cache_dir=directory,
+        )  # fmt: skip
+        return student.fit([row["text"] for row in header["pool"]], [row["label"] for row in header["pool"]])
