@@ -1,0 +1,78 @@
+"""Training time and peak memory of each student at N = 10, 50, 200 samples per class, each fit in a fresh
+process (peak resident memory of that process, which includes loading the encoder).
+
+Reads the paper's English topic synthetic data (../shared/data/paper or --data).
+Run: python bench/training.py [--n 10 50 200] [--students tfidf embed icl]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+CHILD = """
+import json, resource, sys, time
+sys.path.insert(0, {root!r})
+from synthdistill.data import read_examples, sample_per_label
+from synthdistill.students.base import student_registry
+labels = json.loads(open({labels!r}).read())
+pool = read_examples({pool!r}, labels)
+chosen = sample_per_label(pool, {n}, seed=0)
+rows = [e for label in labels for e in chosen.get(label, [])]
+options = {options}
+started = time.perf_counter()
+student = student_registry()[{kind!r}](**options).fit([e.text for e in rows], [e.label for e in rows])
+elapsed = time.perf_counter() - started
+print(json.dumps({{"n_train": len(rows), "seconds": elapsed,
+                  "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", type=Path, default=HERE.parent.parent / "shared/data/paper/topic")
+    parser.add_argument("--language", default="en")
+    parser.add_argument("--n", type=int, nargs="+", default=[10, 50, 200])
+    parser.add_argument("--students", nargs="+", default=["tfidf", "embed"])
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in args.students:
+            options = (
+                {"encoder": "e5-small", "cache_path": str(Path(tmp) / f"emb{kind}.sqlite")} if kind == "embed" else {}
+            )
+            for n in args.n:
+                code = CHILD.format(root=str(HERE.parent), labels=str(args.data / "labels.json"),
+                                    pool=str(args.data / args.language / "synthetic.jsonl"), n=n,
+                                    options=repr(options), kind=kind)  # fmt: skip
+                result = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                                   check=True).stdout.strip().splitlines()[-1])  # fmt: skip
+                rows.append({"student": kind, "n_per_class": n, **result})
+                print(
+                    f"{kind:6s} N={n:3d}/class (n={result['n_train']}): {result['seconds']:.2f} s, "
+                    f"peak {result['peak_mib']:.0f} MiB",
+                    flush=True,
+                )
+    machine = f"{platform.machine()}, {__import__('os').cpu_count()} CPUs, Python {platform.python_version()}"
+    lines = [f"# Training time and peak memory ({machine}; paper topic data, {args.language}, synthetic)", "",
+             "Each fit runs in a fresh process; embed's time includes embedding every training text once "
+             "(a fresh cache) and its memory includes the encoder.", "",
+             "| student | N per class | n train | fit seconds | peak MiB |", "|---|---:|---:|---:|---:|"]  # fmt: skip
+    lines += [f"| {r['student']} | {r['n_per_class']} | {r['n_train']} | {r['seconds']:.2f} | {r['peak_mib']:.0f} |"
+              for r in rows]  # fmt: skip
+    out = HERE / "results"
+    out.mkdir(exist_ok=True)
+    (out / "training.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
