@@ -212,7 +212,19 @@ class IclStudentSpec(_StudentSpecBase):
     model: TeacherSpec | None = Field(None, description="the compact LLM that answers (default: the teacher)")
 
 
-StudentSpec = Annotated[TfidfStudentSpec | EmbedStudentSpec | IclStudentSpec, Field(discriminator="type")]
+class FinetuneStudentSpec(_StudentSpecBase):
+    type: Literal["finetune"]
+    backbone: str = Field("xlm-roberta-large", description="hub name or path; minilm: the offline English model")
+    epochs: int = Field(10, ge=1, description="the paper's research preset: 50")
+    learning_rate: float = Field(1e-5, gt=0)
+    dropout: float = Field(0.2, ge=0, lt=1)
+    max_length: int = Field(256, ge=8)
+    batch_size: int | None = Field(None, ge=1, description="default: 4 to 64, growing with N")
+
+
+StudentSpec = Annotated[
+    TfidfStudentSpec | EmbedStudentSpec | IclStudentSpec | FinetuneStudentSpec, Field(discriminator="type")
+]
 
 
 class EvaluationSpec(_Strict):
@@ -280,7 +292,12 @@ class Config(_Strict):
         return yaml.safe_dump(dumped, sort_keys=False, allow_unicode=True)
 
 
-_UNION_TAGS = {"tfidf", "embed", "icl"}  # pydantic puts the chosen member of a tagged union into the error path
+_UNION_TAGS = {
+    "tfidf",
+    "embed",
+    "icl",
+    "finetune",
+}  # pydantic puts the chosen member of a tagged union into the error path
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:

@@ -170,7 +170,9 @@ def train(config: Config, out: str | Path, synthetic: Sequence[Example] | None =
                     student = registry[spec.type].from_options(
                         dict(options), seed=config.generation.seed, workdir=out, config=config, language=language
                     )
-                    student.fit([e.text for e in rows], [e.label for e in rows])
+                    dev_rows = datasets[language].dev
+                    dev = ([e.text for e in dev_rows], [e.label for e in dev_rows]) if dev_rows else None
+                    student.fit([e.text for e in rows], [e.label for e in rows], dev=dev)
                 except StudentError as err:
                     raise StudentError(f"{where}: {err}") from None
                 folder = f"students/{spec.display_name}-{source}/{language}"

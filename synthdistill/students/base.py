@@ -19,7 +19,11 @@ STUDENT_FILE = "student.json"
 class Student(Protocol):
     classes: list[str]
 
-    def fit(self, texts: Sequence[str], labels: Sequence[str]) -> Student: ...
+    def fit(
+        self, texts: Sequence[str], labels: Sequence[str], dev: tuple[Sequence[str], Sequence[str]] | None = None
+    ) -> Student:
+        """`dev`: human dev texts and labels, used by students that select an epoch; others ignore it."""
+        ...
 
     def predict(self, texts: Sequence[str]) -> list[str]: ...
 
@@ -85,10 +89,11 @@ def read_student(directory: str | Path, kind: str, version: int) -> tuple[dict[s
 def student_registry() -> dict[str, type]:
     """Name to class; heavy students import their libraries only when built."""
     from synthdistill.students.embed import EmbeddingStudent
+    from synthdistill.students.finetune import FineTunedStudent
     from synthdistill.students.icl import InContextStudent
     from synthdistill.students.tfidf import TfidfStudent
 
-    return {"tfidf": TfidfStudent, "embed": EmbeddingStudent, "icl": InContextStudent}
+    return {"tfidf": TfidfStudent, "embed": EmbeddingStudent, "icl": InContextStudent, "finetune": FineTunedStudent}
 
 
 def load_student(directory: str | Path) -> Student:

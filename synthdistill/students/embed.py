@@ -35,7 +35,7 @@ class EmbeddingStudent(LinearHeadStudent):
         """Built from a config; embeddings are cached in the output folder."""
         return cls(**options, seed=seed, cache_path=workdir / "embeddings.sqlite")
 
-    def fit(self, texts: Sequence[str], labels: Sequence[str]) -> EmbeddingStudent:
+    def fit(self, texts: Sequence[str], labels: Sequence[str], dev: object = None) -> EmbeddingStudent:
         check_training_set(texts, labels)
         self.head.fit(self.encoder(list(texts)), labels)
         return self

@@ -66,7 +66,7 @@ class InContextStudent:
     def classes(self) -> list[str]:
         return self.config.task.label_names
 
-    def fit(self, texts: Sequence[str], labels: Sequence[str]) -> InContextStudent:
+    def fit(self, texts: Sequence[str], labels: Sequence[str], dev: object = None) -> InContextStudent:
         check_training_set(texts, labels, allowed=self.classes)
         self.pool = [Example(t, label, self.language) for t, label in zip(texts, labels, strict=True)]
         return self

@@ -51,7 +51,7 @@ class TfidfStudent(LinearHeadStudent):
             lowercase=True,
         )
 
-    def fit(self, texts: Sequence[str], labels: Sequence[str]) -> TfidfStudent:
+    def fit(self, texts: Sequence[str], labels: Sequence[str], dev: object = None) -> TfidfStudent:
         check_training_set(texts, labels)
         from sklearn.feature_extraction.text import TfidfTransformer
 

@@ -1,0 +1,77 @@
+"""The finetune student on the offline all-MiniLM-L6-v2 backbone: it learns, selects its epoch on dev,
+resumes from a checkpoint, and round-trips through safetensors."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch", reason="the finetune student needs torch (the test command installs it)")
+pytest.importorskip("transformers")
+
+from synthdistill.errors import StudentError
+from synthdistill.students.base import load_student
+from synthdistill.students.finetune import FineTunedStudent, batch_size_for
+from tests.conftest import POLITICS, SPORTS
+
+pytestmark = pytest.mark.slow
+TEXTS, LABELS = SPORTS + POLITICS, ["sports"] * 6 + ["politics"] * 6
+NEW = ["The striker scored a goal in the cup final.", "The president signed the new election law.",
+       "The runner won the gold medal in the race.", "The senate voted on the new tax law."]  # fmt: skip
+NEW_LABELS = ["sports", "politics", "sports", "politics"]
+
+
+def quick(**options) -> FineTunedStudent:
+    settings = {"backbone": "minilm", "epochs": 6, "learning_rate": 1e-4, "max_length": 64, "progress": False}
+    return FineTunedStudent(**{**settings, **options})
+
+
+def test_learns_and_round_trips_through_safetensors(tmp_path):
+    student = quick().fit(TEXTS, LABELS)
+    assert student.predict(NEW) == NEW_LABELS
+    assert [h["epoch"] for h in student.history] == [1, 2, 3, 4, 5, 6]
+    assert student.history[-1]["train_loss"] < student.history[0]["train_loss"]
+    student.save(tmp_path / "model")
+    assert (tmp_path / "model/model/model.safetensors").is_file()
+    assert not list((tmp_path / "model").rglob("*.bin")) and not list((tmp_path / "model").rglob("*.pt"))
+    loaded = load_student(tmp_path / "model")
+    assert np.allclose(loaded.predict_proba(NEW), student.predict_proba(NEW), atol=1e-5)
+
+
+def test_epoch_is_chosen_on_dev(tmp_path):
+    student = quick(epochs=4).fit(TEXTS, LABELS, dev=(NEW, NEW_LABELS))
+    scores = [h["dev_macro_f1"] for h in student.history]
+    assert student.best_epoch == 1 + scores.index(max(scores))
+    assert student.predict(NEW) == NEW_LABELS or max(scores) < 1.0
+
+
+def test_interrupted_training_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+    import torch
+
+    uninterrupted = quick(epochs=4).fit(TEXTS, LABELS)
+    real_save, saves = torch.save, []
+
+    def save_then_stop(obj, path):
+        real_save(obj, path)
+        saves.append(path)
+        if len(saves) == 2:
+            raise KeyboardInterrupt  # Ctrl-C right after the second epoch's checkpoint
+
+    monkeypatch.setattr(torch, "save", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        quick(epochs=4, checkpoint_dir=tmp_path).fit(TEXTS, LABELS)
+    monkeypatch.setattr(torch, "save", real_save)
+    resumed = quick(epochs=4, checkpoint_dir=tmp_path)
+    trained_epochs = []
+    real_randperm = torch.randperm
+    monkeypatch.setattr(torch, "randperm", lambda *a, **k: trained_epochs.append(1) or real_randperm(*a, **k))
+    resumed.fit(TEXTS, LABELS)
+    assert len(trained_epochs) == 2  # only epochs 3 and 4 ran again
+    assert [h["epoch"] for h in resumed.history] == [1, 2, 3, 4]
+    assert np.allclose(resumed.predict_proba(NEW), uninterrupted.predict_proba(NEW), atol=1e-4)
+
+
+def test_bad_inputs_and_batch_sizes():
+    with pytest.raises(StudentError, match="one class"):
+        quick().fit(["a", "b"], ["x", "x"])
+    with pytest.raises(StudentError, match="cannot load backbone"):
+        quick(backbone="/no/such/model").fit(TEXTS, LABELS)
+    assert [batch_size_for(n) for n in (10, 70, 280, 1400, 5000)] == [4, 8, 32, 64, 64]
