@@ -38,3 +38,32 @@ def test_teacher_settings_and_the_best_one_chosen_on_dev(tiny_project, fake_back
     assert f"{BEST_TEACHER} ({best.setting})" in report
     saved = json.loads((tiny_project / "out/results.json").read_text())
     assert any(r["classifier"] == BEST_TEACHER and r["setting"] == best.setting for r in saved)
+
+
+def test_train_and_evaluate_every_offline_student_type(tiny_project):
+    import pytest
+
+    pytest.importorskip("transformers")
+    from synthdistill.data import Example, write_examples
+    from synthdistill.pipeline import train
+
+    raw = yaml.safe_load((tiny_project / "config.yaml").read_text())
+    raw["students"] = [
+        {"type": "tfidf"},
+        {"type": "embed", "encoder": "use-multilingual", "C": 10.0},
+        {"type": "finetune", "backbone": "minilm", "epochs": 2, "learning_rate": 1e-4, "max_length": 32},
+    ]
+    (tiny_project / "config.yaml").write_text(yaml.safe_dump(raw))
+    config = load_config(tiny_project / "config.yaml")
+    synthetic = [Example(t, "sports", "en") for t in SPORTS] + [Example(t, "politics", "en") for t in POLITICS]
+    write_examples(tiny_project / "out/synthetic.jsonl", synthetic)
+
+    trained = train(config, tiny_project / "out")
+
+    assert [(t["classifier"], t["n_train"]) for t in trained] == [("tfidf", 12), ("embed", 12), ("finetune", 12)]
+    assert (tiny_project / "out/checkpoints/finetune-en/checkpoint.pt").is_file()
+    records, report = evaluate(config, tiny_project / "out")
+    assert {r.classifier for r in records} == {"tfidf", "embed", "finetune"}
+    assert all(r.n_test == 6 for r in records)
+    # the wiring, not the learning (each student's own tests check that): these test texts were trained on
+    assert all(r.macro_f1 == 1.0 for r in records if r.classifier in ("tfidf", "embed"))
