@@ -62,7 +62,7 @@ def test_train_and_evaluate_every_offline_student_type(tiny_project):
 
     assert [(t["classifier"], t["n_train"]) for t in trained] == [("tfidf", 12), ("embed", 12), ("finetune", 12)]
     assert (tiny_project / "out/checkpoints/finetune-en/checkpoint.pt").is_file()
-    records, report = evaluate(config, tiny_project / "out")
+    records, _ = evaluate(config, tiny_project / "out")
     assert {r.classifier for r in records} == {"tfidf", "embed", "finetune"}
     assert all(r.n_test == 6 for r in records)
     # the wiring, not the learning (each student's own tests check that): these test texts were trained on
