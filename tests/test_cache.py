@@ -32,7 +32,7 @@ def test_answers_survive_reopening(tmp_path):
 
 
 def test_answers_wait_in_memory_briefly_and_are_visible_meanwhile(tmp_path):
-    cache = RequestCache(tmp_path / "c.sqlite", flush_every=3, flush_after_s=60)
+    cache = RequestCache(tmp_path / "c.sqlite", flush_every=3, flush_after_s=60)  # no timed flush in this test
     requests = [CompletionRequest(prompt="p", seed=i) for i in range(4)]
     keys = [request_key("m", r) for r in requests]
     for key, request in zip(keys[:2], requests[:2], strict=True):
@@ -45,3 +45,17 @@ def test_answers_wait_in_memory_briefly_and_are_visible_meanwhile(tmp_path):
     cache.put(keys[3], "m", requests[3], Completion(text="y"))
     cache.close()  # closing commits the rest
     assert other.get(keys[3]).text == "y"
+
+
+def test_a_background_thread_commits_waiting_answers(tmp_path):
+    import time
+
+    cache = RequestCache(tmp_path / "c.sqlite", flush_after_s=0.02)
+    request = CompletionRequest(prompt="p")
+    cache.put(request_key("m", request), "m", request, Completion(text="x"))
+    other = RequestCache(tmp_path / "c.sqlite")
+    deadline = time.monotonic() + 5
+    while other.get(request_key("m", request)) is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert other.get(request_key("m", request)).text == "x"
+    cache.close()

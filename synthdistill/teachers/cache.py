@@ -6,7 +6,6 @@ import hashlib
 import json
 import sqlite3
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +21,14 @@ def request_key(model: str, request: CompletionRequest) -> str:
 
 
 class RequestCache:
-    """Answers by request key, committed in small batches (WAL): at most `flush_every` answers or `flush_after_s`
-    seconds of them wait in memory, so a kill loses only those and the requests in flight.
+    """Answers by request key, committed in batches (WAL) by a background thread every `flush_after_s`
+    seconds, so a kill loses only the answers of that last moment and the requests in flight.
 
-    One commit per answer cost about 35 us here, most of the engine's overhead against an instant server.
+    One commit per answer, on the event loop's thread, cost about 35 us here: most of the engine's overhead
+    against an instant server. `flush_every` bounds what waits in memory.
     """
 
-    def __init__(self, path: str | Path, *, flush_every: int = 32, flush_after_s: float = 0.05):
+    def __init__(self, path: str | Path, *, flush_every: int = 10_000, flush_after_s: float = 0.05):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -40,52 +40,69 @@ class RequestCache:
             )
         except sqlite3.DatabaseError as err:
             raise TeacherError(f"{self.path}: cannot open request cache: {err}") from None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the connection
+        self._pending_lock = threading.Lock()  # answers not yet committed
         self.flush_every = flush_every
         self.flush_after_s = flush_after_s
         self._pending: dict[str, tuple[str, str, str]] = {}  # key -> (model, request JSON, answer JSON)
-        self._pending_since = 0.0
+        self._committing: dict[str, tuple[str, str, str]] = {}  # taken by a flush, not yet in the file
+        self._stop = threading.Event()
+        self._flusher: threading.Thread | None = None
+
+    def _waiting(self, key: str) -> Completion | None:
+        with self._pending_lock:
+            row = self._pending.get(key) or self._committing.get(key)
+        return Completion.from_dict(json.loads(row[2])) if row else None
 
     def get(self, key: str) -> Completion | None:
+        waiting = self._waiting(key)
+        if waiting is not None:
+            return waiting
         with self._lock:
-            if key in self._pending:
-                return Completion.from_dict(json.loads(self._pending[key][2]))
             row = self._db.execute("SELECT answer FROM answers WHERE key = ?", (key,)).fetchone()
         return Completion.from_dict(json.loads(row[0])) if row else None
 
     def get_many(self, keys: list[str], chunk: int = 500) -> dict[str, Completion]:
         """Answers of all keys found, in one query per `chunk` keys."""
-        found: dict[str, Completion] = {}
         self.flush()
+        found: dict[str, Completion] = {}
         with self._lock:
             for start in range(0, len(keys), chunk):
                 part = keys[start : start + chunk]
                 marks = ",".join("?" * len(part))
-                for key, answer in self._db.execute(f"SELECT key, answer FROM answers WHERE key IN ({marks})", part):
+                query = f"SELECT key, answer FROM answers WHERE key IN ({marks})"
+                for key, answer in self._db.execute(query, part):
                     found[key] = Completion.from_dict(json.loads(answer))
         return found
 
     def put(self, key: str, model: str, request: CompletionRequest, answer: Completion) -> None:
         request_json = json.dumps(request.canonical(), ensure_ascii=False)
         answer_json = json.dumps(answer.to_dict(), ensure_ascii=False)
-        with self._lock:
-            if not self._pending:
-                self._pending_since = time.monotonic()
+        with self._pending_lock:
             self._pending[key] = (model, request_json, answer_json)
-            due = len(self._pending) >= self.flush_every or time.monotonic() - self._pending_since >= self.flush_after_s
-        if due:
+            full = len(self._pending) >= self.flush_every
+            if self._flusher is None:
+                self._flusher = threading.Thread(target=self._flush_periodically, daemon=True)
+                self._flusher.start()
+        if full:
+            self.flush()
+
+    def _flush_periodically(self) -> None:
+        while not self._stop.wait(self.flush_after_s):
             self.flush()
 
     def flush(self) -> None:
-        """Commit the answers waiting in memory."""
-        with self._lock:
+        """Commit the answers waiting in memory (the event loop keeps running meanwhile)."""
+        with self._pending_lock:
             if not self._pending:
                 return
-            rows = [(key, *values) for key, values in self._pending.items()]
-            with self._db:  # one transaction
-                self._db.execute("BEGIN")
-                self._db.executemany("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?)", rows)
-            self._pending.clear()
+            self._committing, self._pending = self._pending, {}
+            rows = [(key, *values) for key, values in self._committing.items()]
+        with self._lock, self._db:  # one transaction
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?)", rows)
+        with self._pending_lock:
+            self._committing = {}
 
     def __len__(self) -> int:
         self.flush()
@@ -93,6 +110,9 @@ class RequestCache:
             return self._db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
 
     def close(self) -> None:
+        self._stop.set()
+        if self._flusher is not None:
+            self._flusher.join()
         self.flush()
         with self._lock:
             self._db.close()

@@ -121,17 +121,10 @@ class Teacher:
         return tqdm(total=total, desc=desc, unit="req", disable=disable, file=sys.stderr, leave=False)
 
     def _run(self, coroutine_factory: Callable[[], Awaitable[T]]) -> T:
-        async def flush_periodically() -> None:
-            while self.cache is not None:
-                await asyncio.sleep(self.cache.flush_after_s)
-                self.cache.flush()
-
         async def main() -> T:
-            flusher = asyncio.create_task(flush_periodically())
             try:
                 return await coroutine_factory()
             finally:
-                flusher.cancel()
                 if self.cache is not None:
                     self.cache.flush()
                 await self.backend.aclose()
