@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+import bench_output
 
 from synthdistill.config import FilterSpec, parse_config
 from synthdistill.data import Example, read_examples
@@ -100,7 +102,7 @@ def main() -> None:
             print(f"{variant:24s} {language}: n={len(rows):4d} macro-F1 {scores['macro_f1']:.3f}")
     elapsed = time.perf_counter() - started
 
-    machine = f"{platform.machine()}, {__import__('os').cpu_count()} CPUs, Python {platform.python_version()}"
+    machine = bench_output.machine()
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     meta = {

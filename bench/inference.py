@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import tempfile
 import time
@@ -17,6 +16,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+import bench_output
 
 from synthdistill.classify import classify_with_teacher
 from synthdistill.config import parse_config
@@ -68,14 +70,11 @@ def main() -> None:
         finally:
             teacher.close()
     teacher_rate = rates["teacher (embedded Gemma 3 270M, zero-shot label scoring)"]
-    machine = f"{platform.machine()}, {__import__('os').cpu_count()} CPUs, Python {platform.python_version()}"
+    machine = bench_output.machine()
     lines = [f"# Inference throughput ({machine}; SIB-200 {args.language} sentences)", "",
              "| classifier | texts/s | x teacher |", "|---|---:|---:|"]  # fmt: skip
     lines += [f"| {name} | {rate:,.1f} | {rate / teacher_rate:,.0f}x |" for name, rate in rates.items()]
-    out = HERE / "results"
-    out.mkdir(exist_ok=True)
-    (out / "inference.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    bench_output.write_markdown("inference", lines)
 
 
 if __name__ == "__main__":

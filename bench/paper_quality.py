@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import time
@@ -18,6 +17,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+import bench_output
 
 from synthdistill.data import read_examples, sample_per_label
 from synthdistill.evaluation import classification_scores
@@ -74,7 +76,7 @@ def main() -> None:
                     print(f"{language} {student:5s} N={n:3d}/class {source:9s}: macro-F1 {cell['macro_f1_mean']:.3f} "
                           f"± {cell['macro_f1_std']:.3f}", flush=True)  # fmt: skip
     elapsed = time.perf_counter() - started
-    machine = f"{platform.machine()}, {__import__('os').cpu_count()} CPUs, Python {platform.python_version()}"
+    machine = bench_output.machine()
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     meta = {"machine": machine, "task": args.task, "repeats": args.repeats, "seconds": round(elapsed), "cells": cells}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import subprocess
 import sys
 import tempfile
@@ -17,6 +16,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+import bench_output
 
 CHILD = """
 import json, resource, sys, time
@@ -61,17 +63,14 @@ def main() -> None:
                     f"peak {result['peak_mib']:.0f} MiB",
                     flush=True,
                 )
-    machine = f"{platform.machine()}, {__import__('os').cpu_count()} CPUs, Python {platform.python_version()}"
+    machine = bench_output.machine()
     lines = [f"# Training time and peak memory ({machine}; paper topic data, {args.language}, synthetic)", "",
              "Each fit runs in a fresh process; embed's time includes embedding every training text once "
              "(a fresh cache) and its memory includes the encoder.", "",
              "| student | N per class | n train | fit seconds | peak MiB |", "|---|---:|---:|---:|---:|"]  # fmt: skip
     lines += [f"| {r['student']} | {r['n_per_class']} | {r['n_train']} | {r['seconds']:.2f} | {r['peak_mib']:.0f} |"
               for r in rows]  # fmt: skip
-    out = HERE / "results"
-    out.mkdir(exist_ok=True)
-    (out / "training.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    bench_output.write_markdown("training", lines)
 
 
 if __name__ == "__main__":
