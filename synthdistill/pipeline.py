@@ -297,8 +297,9 @@ def evaluate(config: Config, out: str | Path) -> tuple[list[ResultRecord], str]:
         )
     order = {language: i for i, language in enumerate(config.task.languages)}
     records.sort(key=lambda r: order.get(r.language, len(order)))
+    teacher_model = next((r.model for r in records if r.classifier.startswith("teacher")), None)
     notes = [
-        f"Task `{config.task.name}`, teacher `{config.teacher.model or config.teacher.backend}` "
+        f"Task `{config.task.name}`, teacher `{teacher_model or config.teacher.model or config.teacher.backend}` "
         f"({config.teacher.backend} backend); scores on the human-labelled test split.",
         "teacher-Kshot: the teacher classifying with K human examples per label in its prompt (-numbered: "
         "labels as a numbered menu; -calibrated: contextual calibration); teacher-best-on-dev: the setting "
