@@ -7,7 +7,6 @@ import json
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any
 
 from synthdistill.errors import TeacherError
 from synthdistill.teachers.protocol import Completion, CompletionRequest
@@ -15,9 +14,7 @@ from synthdistill.teachers.protocol import Completion, CompletionRequest
 
 def request_key(model: str, request: CompletionRequest) -> str:
     """Hash of what is sent (model, prompt or messages, parameters, seed), never of code."""
-    payload: dict[str, Any] = {"model": model, **request.canonical()}
-    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"{model}\x1f{request.canonical_json}".encode()).hexdigest()
 
 
 class RequestCache:
@@ -76,7 +73,7 @@ class RequestCache:
         return found
 
     def put(self, key: str, model: str, request: CompletionRequest, answer: Completion) -> None:
-        request_json = json.dumps(request.canonical(), ensure_ascii=False)
+        request_json = request.canonical_json
         answer_json = json.dumps(answer.to_dict(), ensure_ascii=False)
         with self._pending_lock:
             self._pending[key] = (model, request_json, answer_json)

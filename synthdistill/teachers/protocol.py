@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal, Protocol
 
 PromptMode = Literal["completion", "chat"]
@@ -21,6 +23,11 @@ class CompletionRequest:
     stop: tuple[str, ...] = ()
     top_logprobs: int | None = None  # ask for this many alternatives per generated token
     seed: int | None = None  # the sample index folds in here, so each sample is its own request
+
+    @cached_property
+    def canonical_json(self) -> str:
+        """The canonical form as JSON, computed once: the cache key and the cache row both use it."""
+        return json.dumps(self.canonical(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
     def canonical(self) -> dict[str, Any]:
         """The parts that define the answer, for cache keys and logs (by hand: asdict is slow)."""
