@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -14,6 +14,21 @@ from synthdistill.languages import resolve_language
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def check_languages(languages: list[str]) -> list[str]:
+    """A field validator's body: every code known, none twice."""
+    for code in languages:
+        try:
+            resolve_language(code)
+        except ConfigError as err:
+            raise ValueError(str(err)) from None
+    if len(set(languages)) != len(languages):
+        raise ValueError("languages must be unique")
+    return languages
 
 
 class LabelSpec(_Strict):
@@ -41,14 +56,7 @@ class TaskSpec(_Strict):
     @field_validator("languages")
     @classmethod
     def _known_languages(cls, languages: list[str]) -> list[str]:
-        for code in languages:
-            try:
-                resolve_language(code)
-            except ConfigError as err:
-                raise ValueError(str(err)) from None
-        if len(set(languages)) != len(languages):
-            raise ValueError("languages must be unique")
-        return languages
+        return check_languages(languages)
 
     @property
     def label_names(self) -> list[str]:
@@ -312,8 +320,8 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
     return path or "(top level)"
 
 
-def load_config(path: str | Path) -> Config:
-    """Read and validate a YAML config; raise ConfigError naming the file and field."""
+def read_yaml_mapping(path: str | Path, what: str = "task, teacher, data, ...") -> dict:
+    """A YAML file's top-level mapping; ConfigError naming the file (and line) for anything else."""
     path = Path(path)
     try:
         raw_text = path.read_text(encoding="utf-8")
@@ -331,19 +339,30 @@ def load_config(path: str | Path) -> Config:
         problem = getattr(err, "problem", None) or str(err)
         raise ConfigError(f"{path}: {where}: invalid YAML: {problem}") from None
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping with task, teacher, data, ... at the top level")
-    return parse_config(raw, source=str(path), base_dir=path.resolve().parent)
+        raise ConfigError(f"{path}: expected a mapping with {what} at the top level")
+    return raw
 
 
-def parse_config(raw: dict, source: str = "<config>", base_dir: Path | None = None) -> Config:
-    """Validate an already-parsed config mapping (the Python API's entry point)."""
+def validate_model(model: type[ModelT], raw: dict, source: str) -> ModelT:
+    """Validate a mapping; the first error names the source and the field path."""
     try:
-        config = Config.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as err:
         first = err.errors()[0]
         more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
         message = first["msg"].removeprefix("Value error, ")
         raise ConfigError(f"{source}: {_field_path(first['loc'])}: {message}{more}") from None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a YAML config; raise ConfigError naming the file and field."""
+    raw = read_yaml_mapping(path)
+    return parse_config(raw, source=str(path), base_dir=Path(path).resolve().parent)
+
+
+def parse_config(raw: dict, source: str = "<config>", base_dir: Path | None = None) -> Config:
+    """Validate an already-parsed config mapping (the Python API's entry point)."""
+    config = validate_model(Config, raw, source)
     if base_dir is not None:
         config.base_dir = base_dir
     return config

@@ -55,7 +55,7 @@ class InContextStudent:
 
     @classmethod
     def from_options(
-        cls, options: dict, *, seed: int, workdir: Path, config: Config, language: str
+        cls, options: dict, *, seed: int, workdir: Path, config: Config, language: str, **_: object
     ) -> InContextStudent:
         """Built from a config: the student's own model, or the run's teacher when it names none."""
         model = options.pop("model", None) or config.teacher.model_dump(mode="json")

@@ -1,0 +1,211 @@
+"""The experiment report: plots with the expected panels and cells, tables with the right crossovers, and an HTML
+page that is self-contained and opens in headless Chromium without errors."""
+
+from __future__ import annotations
+
+import re
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from synthdistill.curves import crossovers, curve_points, group_languages, group_scores, group_teacher
+from synthdistill.errors import DataError, SynthdistillError
+from synthdistill.experiment_report import write_experiment_report
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TASK = "topic"
+NS = [7, 14, 35, 70]
+LANGUAGES = ["cy", "sw", "en"]
+GROUPS = {"low-resource": ["cy", "sw"]}
+TEACHER = {(TASK, "cy"): 0.50, (TASK, "sw"): 0.40, (TASK, "en"): 0.80}
+STUDENT_LIFT = {"embed": 0.10, "tfidf": 0.0}
+SOURCE_LIFT = {"synthetic": 0.0, "human": 0.04}
+
+
+def score(language: str, student: str, source: str, step: int, repeat: int) -> float:
+    """Relative to the teacher: embed on synthetic wins from N=14, tfidf on synthetic from N=70, and tfidf never
+    wins in English; the repeat noise (±0.005) is too small to move any crossover."""
+    penalty = 0.2 if (student, language) == ("tfidf", "en") else 0.0
+    lift = STUDENT_LIFT[student] + SOURCE_LIFT[source] - penalty
+    return TEACHER[(TASK, language)] - 0.15 + 0.07 * step + lift + 0.005 * (repeat - 1)
+
+
+def experiment(teacher: dict[tuple[str, str], float]) -> dict:
+    rows = [
+        {"task": TASK, "language": language, "student": student, "source": source, "n": n, "repeat": repeat,
+         "macro_f1": score(language, student, source, step, repeat)}
+        for language in LANGUAGES for student in STUDENT_LIFT for source in SOURCE_LIFT
+        for step, n in enumerate(NS) for repeat in range(3)
+    ]  # fmt: skip
+    curves = group_scores(rows)
+    curves |= group_languages(curves, GROUPS)
+    lines = {**teacher, **group_teacher(teacher, GROUPS)}
+    return {
+        "title": "Topic <distillation> & friends",
+        "points": curve_points(curves),
+        "teacher": lines,
+        "crossovers": crossovers(curves, lines),
+        "languages": LANGUAGES,
+        "groups": GROUPS,
+        "notes": ["Teacher: a made-up 70B model", "3 repeats per N"],
+    }
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return write_experiment_report(tmp_path_factory.mktemp("report"), **experiment(TEACHER))
+
+
+def svg_ids(path: Path) -> dict[str, ET.Element]:
+    return {element.get("id"): element for element in ET.parse(path).getroot().iter() if element.get("id")}
+
+
+def cell_text(ids: dict[str, ET.Element], cell: str) -> str:
+    return "".join(ids[cell].itertext()).strip()
+
+
+def test_writes_markdown_html_and_plots(report: dict[str, Path]) -> None:
+    assert sorted(report) == [
+        "plots/heatmap-topic-embed.svg",
+        "plots/heatmap-topic-tfidf.svg",
+        "plots/learning-curves-topic.svg",
+        "report.html",
+        "report.md",
+    ]
+    assert all(path.is_file() and path.stat().st_size > 0 for path in report.values())
+
+
+def test_learning_curves_have_one_panel_per_language_and_group(report: dict[str, Path]) -> None:
+    ids = svg_ids(report["plots/learning-curves-topic.svg"])
+    panels = sorted(i for i in ids if i.startswith("panel-"))
+    assert panels == sorted(f"panel-topic-{name}" for name in [*LANGUAGES, "low-resource"])
+    assert len([i for i in ids if i.startswith("teacher-")]) == 4
+    text = "".join(ids["panel-topic-low-resource"].itertext())
+    assert "low-resource (cy, sw)" in text
+    assert all(str(n) in text for n in NS)
+
+
+def test_heatmap_annotates_every_cell_with_the_signed_difference(report: dict[str, Path]) -> None:
+    ids = svg_ids(report["plots/heatmap-topic-embed.svg"])
+    assert "heatmap-topic-embed" in ids
+    assert len([i for i in ids if i.startswith("cell-topic-embed-")]) == 4 * len(NS)
+    assert cell_text(ids, "cell-topic-embed-cy-70") == "+0.16"
+    assert cell_text(ids, "cell-topic-embed-low-resource-7").startswith("-")
+    tfidf = svg_ids(report["plots/heatmap-topic-tfidf.svg"])
+    assert cell_text(tfidf, "cell-topic-tfidf-en-7") == "-0.35"
+
+
+def test_markdown_has_plots_crossovers_and_means(report: dict[str, Path]) -> None:
+    markdown = report["report.md"].read_text(encoding="utf-8")
+    assert markdown.startswith("# Topic <distillation> & friends\n")
+    assert "- Teacher: a made-up 70B model" in markdown
+    assert "](plots/learning-curves-topic.svg)" in markdown
+    assert "](plots/heatmap-topic-tfidf.svg)" in markdown
+    assert "| cy | embed | synthetic | 0.500 | 14 [14, 14] |" in markdown
+    assert "| sw | tfidf | synthetic | 0.400 | 70 [70, 70] |" in markdown
+    assert "| cy | tfidf | human | 0.500 | 35 [35, 35] |" in markdown
+    assert "| en | tfidf | synthetic | 0.800 | never within the grid |" in markdown
+    assert "| low-resource | embed | synthetic | 0.450 | 14 [14, 14] |" in markdown
+    assert "### embed on synthetic: macro-F1 mean ± std (3 repeats)" in markdown
+    assert "| cy | 0.500 | 0.450 ± 0.005 | 0.520 ± 0.005 |" in markdown
+
+
+def test_missing_teacher_score_means_no_line_no_cells_no_crossover(tmp_path: Path) -> None:
+    teacher = {key: value for key, value in TEACHER.items() if key != (TASK, "en")}
+    paths = write_experiment_report(tmp_path, **experiment(teacher))
+    curves = svg_ids(paths["plots/learning-curves-topic.svg"])
+    assert "panel-topic-en" in curves
+    assert "teacher-topic-en" not in curves
+    heatmap = svg_ids(paths["plots/heatmap-topic-embed.svg"])
+    assert len([i for i in heatmap if i.startswith("cell-")]) == 3 * len(NS)
+    markdown = paths["report.md"].read_text(encoding="utf-8")
+    assert "| en | embed | synthetic |" not in markdown
+    assert "| en | – | " in markdown  # the means table still lists English, without a teacher score
+
+
+def test_rerun_gives_identical_files(report: dict[str, Path], tmp_path: Path) -> None:
+    again = write_experiment_report(tmp_path, **experiment(TEACHER))
+    for name, path in report.items():
+        assert again[name].read_bytes() == path.read_bytes(), name
+
+
+def test_open_upper_bound_is_written_beyond_the_grid(tmp_path: Path) -> None:
+    inputs = experiment(TEACHER)
+    inputs["crossovers"] = [
+        c if (c.language, c.student, c.source) != ("cy", "tfidf", "synthetic") else type(c)(
+            c.task, c.language, c.student, c.source, c.teacher, 35, 14, None
+        )
+        for c in inputs["crossovers"]
+    ]  # fmt: skip
+    markdown = write_experiment_report(tmp_path, **inputs)["report.md"].read_text(encoding="utf-8")
+    assert "| cy | tfidf | synthetic | 0.500 | 35 [14, > 70] |" in markdown
+
+
+def test_html_is_self_contained_and_escaped(report: dict[str, Path]) -> None:
+    page = report["report.html"].read_text(encoding="utf-8")
+    assert 'src="http' not in page and "<link" not in page and "<img" not in page and "<script" not in page
+    assert "http://" not in page.replace("http://www.w3.org/", "")
+    assert page.count("<svg") == 3
+    assert "<title>Topic &lt;distillation&gt; &amp; friends</title>" in page
+    assert "<td>low-resource</td>" in page
+    ids = re.findall(r'\sid="([^"]+)"', page)
+    assert len(ids) == len(set(ids)), "ids repeat across the inlined figures"
+
+
+@pytest.mark.parametrize("bad, message", [({"points": []}, "no learning-curve points"), ({"n": 0}, "at least 1")])
+def test_raises_a_clear_error_on_bad_points(tmp_path: Path, bad: dict, message: str) -> None:
+    inputs = experiment(TEACHER)
+    if "n" in bad:
+        point = inputs["points"][0]
+        inputs["points"] = [type(point)(**{**point.to_dict(), "n": 0}), *inputs["points"][1:]]
+    else:
+        inputs.update(bad)
+    with pytest.raises(DataError, match=message):
+        write_experiment_report(tmp_path, **inputs)
+
+
+def test_without_matplotlib_says_how_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(SynthdistillError, match=r'pip install "synthdistill\[report\]"'):
+        write_experiment_report(tmp_path, **experiment(TEACHER))
+
+
+def test_html_opens_in_headless_chromium_without_errors(report: dict[str, Path], tmp_path: Path) -> None:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail('playwright is missing: pip install playwright (or pip install -e ".[dev]")')
+    if not CHROMIUM.is_file():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    page_url = report["report.html"].resolve().as_uri()
+    errors: list[str] = []
+    requests: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
+            page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+            page.on("request", lambda request: requests.append(request.url))
+            page.goto(page_url)
+            text = page.inner_text("body")
+            svg_count = page.locator("svg").count()
+            screenshot = page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        finally:
+            browser.close()
+    assert errors == []
+    assert requests == [page_url]
+    assert "Topic <distillation> & friends" in text
+    assert "14 [14, 14]" in text and "0.450 ± 0.005" in text
+    assert svg_count == 3
+    assert len(screenshot) > 20_000
