@@ -33,6 +33,10 @@ def _parser() -> argparse.ArgumentParser:
     staged("run", "generate, train, classify with the teacher, evaluate and report")
     generate = staged("generate", "write synthetic.jsonl with the teacher")
     generate.add_argument("--export", type=Path, help="also write the samples here: .jsonl, .csv or .parquet")
+    generate.add_argument("--executor", choices=["inline", "ray"], default="inline",
+                          help="ray: one shard per language on a Ray cluster (--address) or a local Ray")  # fmt: skip
+    generate.add_argument("--address", help="Ray cluster address, e.g. auto or ray://head:10001")
+    generate.add_argument("--workers", type=int, help="CPUs of a local Ray (default: all)")
     train = staged("train", "train the students on synthetic.jsonl (and human seed data when asked)")
     train.add_argument("--data", type=Path, help="synthetic data file (default: OUT/synthetic.jsonl)")
     staged("classify", "score the teacher itself as a zero-/k-shot classifier on the test data")
@@ -133,14 +137,24 @@ def _dispatch(args: argparse.Namespace) -> None:
         _print_stats(summary.stats, config)
         print(f"results: {args.out / 'results.json'}, report: {args.out / 'report.md'}")
     elif args.command == "generate":
-        with pipeline.opened_teacher(config, pipeline.prepare_output(config, args.out), progress=progress) as teacher:
-            samples, dropped = pipeline.generate(config, args.out, teacher)
-            if args.export is not None:
-                from synthdistill.data import write_examples
+        if args.executor == "ray":
+            from synthdistill.executors import RayExecutor
+            from synthdistill.sharded_generation import generate_sharded
 
-                write_examples(args.export, samples)
-            print(f"{len(samples)} synthetic samples in {args.out / pipeline.SYNTHETIC_FILE}; {len(dropped)} dropped")
-            _print_stats(teacher.stats, config)
+            executor = RayExecutor(args.address, num_cpus=args.workers)
+            samples, dropped, stats = generate_sharded(config, args.out, executor)
+        else:
+            with pipeline.opened_teacher(
+                config, pipeline.prepare_output(config, args.out), progress=progress
+            ) as teacher:
+                samples, dropped = pipeline.generate(config, args.out, teacher)
+                stats = teacher.stats
+        if args.export is not None:
+            from synthdistill.data import write_examples
+
+            write_examples(args.export, samples)
+        print(f"{len(samples)} synthetic samples in {args.out / pipeline.SYNTHETIC_FILE}; {len(dropped)} dropped")
+        _print_stats(stats, config)
     elif args.command == "train":
         synthetic = pipeline.read_synthetic(config, args.data) if args.data else None
         for entry in pipeline.train(config, args.out, synthetic):

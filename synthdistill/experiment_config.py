@@ -33,6 +33,8 @@ class ExperimentTaskSpec(_Strict):
     name: str = Field(min_length=1)
     labels: list[str] | str = Field(description="label names, or a JSON file holding the list")
     domain: str = Field("texts", description="one phrase: what the texts are (the teacher's prompts use it)")
+    text_kind: str = Field("text", description="what one example is called in the teacher's prompts")
+    label_kind: str = Field("label", description="what a label is called in the teacher's prompts, e.g. topic")
     human: str | None = Field(None, description="human-labelled training pool, {lang} for the language")
     synthetic: str | None = Field(None, description="synthetic training pool, {lang} for the language")
     test: str = Field(description="human-labelled test data, {lang} for the language")
@@ -45,6 +47,9 @@ class TeacherReferenceSpec(_Strict):
     results: str | None = Field(None, description="JSON list of rows with task, language, macro_f1 (classifier)")
     classifier: str | None = Field(None, description="which classifier's rows to take from `results`")
     model: TeacherSpec | None = Field(None, description="a teacher to run on the test data (default: embedded)")
+    dev_per_class: int | None = Field(
+        None, ge=1, description="with no dev file: draw this many human examples per label as the dev split"
+    )
     evaluation: EvaluationSpec = Field(
         default_factory=lambda: EvaluationSpec(teacher_calibration=False),
         description="the teacher's settings; with a dev split the best on dev is the line",

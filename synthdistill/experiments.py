@@ -68,15 +68,18 @@ def file_fingerprint(path: Path) -> str:
         raise DataError(f"{path}: data file not found") from None
 
 
-def task_pipeline_config(experiment: ExperimentConfig, task: ExperimentTaskSpec, languages: Sequence[str]) -> Config:
+def task_pipeline_config(
+    experiment: ExperimentConfig, task: ExperimentTaskSpec, languages: Sequence[str], dev: str | None = None
+) -> Config:
     """The single-task config that students needing a task description (icl) and the teacher line use."""
     reference = experiment.teacher
     teacher = reference.model if reference and reference.model else None
+    dev = dev or task.dev
     raw = {
-        "task": {"name": task.name, "domain": task.domain, "languages": list(languages),
+        "task": {**task.model_dump(include={"name", "domain", "text_kind", "label_kind"}), "languages": list(languages),
                  "labels": [{"name": label, "description": label} for label in task.labels]},
         "data": {"test": str(experiment.path(task.test)),
-                 **{split: str(experiment.path(t)) for split, t in (("seed", task.human), ("dev", task.dev)) if t}},
+                 **{split: str(experiment.path(t)) for split, t in (("seed", task.human), ("dev", dev)) if t}},
         "students": [],
         **({"teacher": teacher.model_dump(mode="json")} if teacher else {}),
         **({"evaluation": reference.evaluation.model_dump(mode="json")} if reference else {}),
@@ -219,17 +222,44 @@ def teacher_line(experiment: ExperimentConfig, out: Path, progress: bool) -> tup
         return _teacher_rows_from_file(experiment, path), f"teacher scores from {path}"
     scores: dict[tuple[str, str], float] = {}
     model = ""
+    drawn_dev = False
     for task in experiment.task_specs():
-        config = task_pipeline_config(experiment, task, experiment.languages)
-        records = classify(config, out / "teacher" / task.name, progress=progress)
+        folder = out / "teacher" / task.name
+        dev = None
+        if task.dev is None and reference.dev_per_class and task.human:
+            dev = str(_draw_dev(experiment, task, folder, reference.dev_per_class))
+            drawn_dev = True
+        config = task_pipeline_config(experiment, task, experiment.languages, dev=dev)
+        records = classify(config, folder, progress=progress)
         for language in experiment.languages:
             mine = [r for r in records if r.language == language]
             best = next((r for r in mine if r.classifier == BEST_TEACHER), mine[0])
             scores[(task.name, language)] = best.macro_f1
             model = best.model or model
         spec = config.teacher
-    how = "best setting on the dev split" if any(t.dev for t in experiment.task_specs()) else "first setting"
+    if drawn_dev:
+        how = (
+            f"its best setting chosen on a dev split of {reference.dev_per_class} human examples per label "
+            "drawn from the training pool (never on test)"
+        )
+    elif any(t.dev for t in experiment.task_specs()):
+        how = "its best setting chosen on the dev split"
+    else:
+        how = "its first setting (no dev split to choose on)"
     return scores, f"teacher `{model}` ({spec.backend} backend) run here on the test split, {how}"
+
+
+def _draw_dev(experiment: ExperimentConfig, task: ExperimentTaskSpec, folder: Path, per_class: int) -> Path:
+    """A dev split per language from the human pool, seeded; it only chooses the teacher's setting."""
+    from synthdistill.data import write_examples
+
+    for language in experiment.languages:
+        pool = _examples(str(experiment.file(task, "human", language)), tuple(task.labels), language)
+        chosen = sample_per_label(pool, per_class, seed=experiment.seed)
+        write_examples(
+            folder / "dev" / f"{language}.jsonl", [e for label in task.labels for e in chosen.get(label, [])]
+        )
+    return folder / "dev" / "{lang}.jsonl"
 
 
 def language_groups(experiment: ExperimentConfig) -> dict[str, list[str]]:

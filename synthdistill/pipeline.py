@@ -106,8 +106,6 @@ def generate(
     seeds = _seed_pools(config, datasets)
     with _teacher_or(config, out, teacher, progress) as active:
         summaries = summarise_labels(config, active, seeds) if config.generation.label_summaries else None
-        if summaries is not None:
-            atomic_write_text(out / "label_summaries.json", json.dumps(summaries, ensure_ascii=False, indent=1) + "\n")
         raw, dropped = generate_samples(config, active, seeds, summaries)
         seed_texts = [example.text for pool in seeds.values() for example in pool]
         samples, filtered = filter_samples(raw, config.filters, seed_texts=seed_texts)
@@ -118,17 +116,30 @@ def generate(
         if config.filters.teacher_check:
             samples, rejected = teacher_check(config, active, samples, seeds)
             dropped += rejected
-        status = "complete"
-        if active.stats.not_sent:
-            status = (f"incomplete: the teacher budget was spent and {active.stats.not_sent} requests were not sent; "
-                      "re-run with a larger budget to continue (every answer so far is cached)")  # fmt: skip
-        card = render_card(
-            config, samples, dropped, active.stats, teacher_model=active.model, summaries=summaries, status=status
-        )
-        write_jsonl(out / DROPPED_FILE, (row.to_dict() for row in dropped))
-        atomic_write_text(out / "dataset_card.md", card)
-        write_examples(out / SYNTHETIC_FILE, samples)
+        write_generation_outputs(config, out, samples, dropped, active.stats, active.model, summaries)
     return samples, dropped
+
+
+def write_generation_outputs(
+    config: Config,
+    out: Path,
+    samples: Sequence[Example],
+    dropped: Sequence[DroppedSample],
+    stats: TeacherStats,
+    model: str,
+    summaries: dict | None,
+) -> None:
+    """synthetic.jsonl, dropped.jsonl, the dataset card and label_summaries.json of a finished generation."""
+    if summaries is not None:
+        atomic_write_text(out / "label_summaries.json", json.dumps(summaries, ensure_ascii=False, indent=1) + "\n")
+    status = "complete"
+    if stats.not_sent:
+        status = (f"incomplete: the teacher budget was spent and {stats.not_sent} requests were not sent; "
+                  "re-run with a larger budget to continue (every answer so far is cached)")  # fmt: skip
+    card = render_card(config, samples, dropped, stats, teacher_model=model, summaries=summaries, status=status)
+    write_jsonl(out / DROPPED_FILE, (row.to_dict() for row in dropped))
+    atomic_write_text(out / "dataset_card.md", card)
+    write_examples(out / SYNTHETIC_FILE, samples)
 
 
 @contextmanager

@@ -19,6 +19,16 @@ PAPER_REPEATS = 20
 QUICK_PER_CLASS = [10, 50]
 QUICK_REPEATS = 3
 SPLITS = ("train", "synthetic", "test")
+# How the teacher's prompts name each task's texts and labels (the paper's data carries no descriptions).
+PAPER_TASKS = {
+    "topic": {"domain": "sentences from Wikipedia-style articles, news and travel guides", "text_kind": "sentence",
+              "label_kind": "topic"},
+    "intent": {"domain": "requests and questions to a voice assistant", "text_kind": "request",
+               "label_kind": "intent"},
+    "sentiment": {"domain": "social media posts and reviews", "text_kind": "post", "label_kind": "sentiment"},
+    "sarcasm": {"domain": "tweets", "text_kind": "tweet", "label_kind": "tone"},
+}  # fmt: skip
+TEACHER_DEV_PER_CLASS = 5
 
 
 def complete_tasks(data: Path, languages: Sequence[str]) -> list[str]:
@@ -57,15 +67,28 @@ def paper_experiment(
     raw = {
         "name": f"paper reproduction{' (quick)' if quick else ''}",
         "data": str(data),
-        "tasks": chosen,
+        "tasks": [_task(data, task) for task in chosen],
         "languages": languages,
         "per_class_sizes": QUICK_PER_CLASS if quick else PAPER_PER_CLASS,
         "sources": ["synthetic", "human"],
         "repeats": repeats or (QUICK_REPEATS if quick else PAPER_REPEATS),
         "students": [_student(name) for name in students],
-        "teacher": {"results": str(Path(teacher_results).resolve())} if teacher_results else {},
+        "teacher": {"results": str(Path(teacher_results).resolve())}
+        if teacher_results
+        else {"dev_per_class": TEACHER_DEV_PER_CLASS, "evaluation": {"teacher_calibration": True}},
     }
     return parse_experiment_config(raw, source="reproduce")
+
+
+def _task(data: Path, name: str) -> dict:
+    root = data / name
+    files = {"human": "train", "synthetic": "synthetic", "test": "test"}
+    return {
+        "name": name,
+        "labels": str(root / "labels.json"),
+        **{split: str(root / "{lang}" / f"{stem}.jsonl") for split, stem in files.items()},
+        **PAPER_TASKS.get(name, {}),
+    }
 
 
 def _student(name: str) -> dict:

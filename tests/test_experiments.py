@@ -203,3 +203,74 @@ def test_statistics_interval_and_crossover() -> None:
     grouped = group_languages({("t", "a", "s", "x"): {10: [0.2, 0.4]}, ("t", "b", "s", "x"): {10: [0.6, 0.8]}},
                               {"g": ["a", "b"]})  # fmt: skip
     assert grouped[("t", "g", "s", "x")][10] == pytest.approx([0.4, 0.6])
+
+
+def test_ray_executor_gives_the_inline_numbers(experiment_dir: Path) -> None:
+    """A local Ray instance with 2 CPUs runs the same cells to the same scores."""
+    import ray  # the test command installs the ray extra
+
+    from synthdistill.executors import RayExecutor
+
+    config = load_experiment_config(experiment_dir / "experiment.yaml")
+    config = config.model_copy(update={"languages": ["en"], "sizes": [6, 45], "repeats": 2})
+    inline = run_experiment(config, experiment_dir / "inline", executor=InlineExecutor(), progress=False)
+    try:
+        on_ray = run_experiment(config, experiment_dir / "ray", executor=RayExecutor(num_cpus=2), progress=False)
+    finally:
+        ray.shutdown()
+    assert on_ray.ran == 8
+    strip = [{k: v for k, v in r.items() if not k.endswith("_seconds")} for r in on_ray.rows]
+    assert strip == [{k: v for k, v in r.items() if not k.endswith("_seconds")} for r in inline.rows]
+    assert [p.to_dict() for p in on_ray.points] == [p.to_dict() for p in inline.points]
+
+
+def test_reproduce_finds_complete_tasks_and_builds_the_paper_grid(tmp_path: Path) -> None:
+    from synthdistill.reproduction import PAPER_PER_CLASS, complete_tasks, paper_experiment
+
+    data = write_paper_layout(tmp_path / "paper", ["en", "cy"])
+    (data / "topic/cy/test.jsonl").rename(data / "topic/cy/held-out.jsonl")
+    assert complete_tasks(data, ["en", "cy"]) == [] and complete_tasks(data, ["en"]) == ["topic"]
+    with pytest.raises(DataError, match="no complete data for task"):
+        paper_experiment(data, tasks=["topic"], languages=["en", "cy"])
+    full = paper_experiment(data, languages=["en"])
+    assert full.per_class_sizes == PAPER_PER_CLASS and full.repeats == 20 and full.sources == ["synthetic", "human"]
+    assert [s.type for s in full.students] == ["tfidf", "embed"]
+    task = full.task_specs()[0]
+    assert (task.label_kind, task.labels) == ("topic", list(CUES))
+    assert full.teacher is not None and full.teacher.dev_per_class == 5
+
+
+def test_reproduce_command_with_a_teacher_results_file(tmp_path: Path) -> None:
+    data = write_paper_layout(tmp_path / "paper", ["en", "cy"])
+    teacher = teacher_file(tmp_path / "teacher.json", {"en": 0.6, "cy": 0.3})
+    command = [sys.executable, "-m", "synthdistill", "reproduce", "--data", str(data), "--quick", "--students",
+               "tfidf", "--languages", "en", "cy", "--repeats", "2", "--teacher-results", str(teacher),
+               "--executor", "inline", "--out", str(tmp_path / "out"), "--no-progress"]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "cells: 16 run now (inline executor), 0 from the store" in done.stdout
+    assert f"teacher line: teacher scores from {teacher}" in done.stdout
+    assert "topic low-resource: tfidf on synthetic beats the teacher (0.300) at N = 30" in done.stdout
+    saved = json.loads((tmp_path / "out/results.json").read_text())
+    assert {(t["language"], t["macro_f1"]) for t in saved["teacher"]} >= {("en", 0.6), ("cy", 0.3)}
+
+
+@pytest.mark.slow
+def test_teacher_line_from_the_embedded_teacher_chooses_on_a_drawn_dev_split(tmp_path: Path) -> None:
+    from synthdistill.reproduction import paper_experiment
+
+    data = write_paper_layout(tmp_path / "paper", ["en"], test_size=3)
+    config = paper_experiment(data, quick=True, languages=["en"], students=["tfidf"], repeats=1).model_copy(
+        update={"per_class_sizes": [2]}
+    )
+    summary = run_experiment(config, tmp_path / "out", executor=InlineExecutor(), progress=False)
+    assert "embedded backend" in summary.teacher_origin and "dev split of 5 human examples" in summary.teacher_origin
+    from synthdistill.data import read_examples
+
+    dev = read_examples(tmp_path / "out/teacher/topic/dev/en.jsonl", list(CUES))
+    pool = {e.text for e in read_examples(data / "topic/en/train.jsonl", list(CUES))}
+    assert len(dev) == 15 and all(e.text in pool for e in dev)
+    chosen = json.loads((tmp_path / "out/teacher/topic/teacher_results.json").read_text())
+    best = next(r for r in chosen if r["classifier"] == "teacher-best-on-dev")
+    assert best["setting"] in {"teacher-0shot", "teacher-0shot-calibrated"}
+    assert summary.teacher[("topic", "en")] == best["macro_f1"]
