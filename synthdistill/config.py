@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -230,8 +230,28 @@ class FinetuneStudentSpec(_StudentSpecBase):
     batch_size: int | None = Field(None, ge=1, description="default: 4 to 64, growing with N")
 
 
+class LoraStudentSpec(_StudentSpecBase):
+    type: Literal["lora"]
+    backbone: str = Field("gemma-270m", description="a causal LM: hub name or path; gemma-270m: the offline one")
+    steps: int = Field(100, ge=1, description="the paper's research preset: 600")
+    learning_rate: float = Field(3e-5, gt=0)
+    batch_size: int = Field(8, ge=1)
+    max_length: int = Field(256, ge=16, description="prompt and answer, in tokens; the text is cut to fit")
+    decoding: Literal["score", "generate"] = Field(
+        "score", description="score: label likelihoods; generate: a greedy answer that must name a label"
+    )
+    lora_rank: int = Field(16, ge=1)
+    lora_alpha: int = Field(16, ge=1)
+    lora_dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: list[str] = Field(
+        default_factory=lambda: ["k_proj", "v_proj", "down_proj"], min_length=1, description="layers given LoRA"
+    )
+    checkpoint_every: int = Field(50, ge=1, description="steps between checkpoints (and dev evaluations)")
+
+
 StudentSpec = Annotated[
-    TfidfStudentSpec | EmbedStudentSpec | IclStudentSpec | FinetuneStudentSpec, Field(discriminator="type")
+    TfidfStudentSpec | EmbedStudentSpec | IclStudentSpec | FinetuneStudentSpec | LoraStudentSpec,
+    Field(discriminator="type"),
 ]
 
 
@@ -300,12 +320,8 @@ class Config(_Strict):
         return yaml.safe_dump(dumped, sort_keys=False, allow_unicode=True)
 
 
-_UNION_TAGS = {
-    "tfidf",
-    "embed",
-    "icl",
-    "finetune",
-}  # pydantic puts the chosen member of a tagged union into the error path
+# pydantic puts the chosen member of a tagged union into the error path; these are the members' tags
+_UNION_TAGS = {get_args(member.model_fields["type"].annotation)[0] for member in get_args(get_args(StudentSpec)[0])}
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:
@@ -343,15 +359,19 @@ def read_yaml_mapping(path: str | Path, what: str = "task, teacher, data, ...") 
     return raw
 
 
-def validate_model(model: type[ModelT], raw: dict, source: str) -> ModelT:
-    """Validate a mapping; the first error names the source and the field path."""
+def validate_model(model: type[ModelT], raw: dict, source: str, base_dir: Path | None = None) -> ModelT:
+    """Validate a mapping; the first error names the source and the field path. `base_dir`: the folder that
+    the model's relative paths start from (the config file's)."""
     try:
-        return model.model_validate(raw)
+        validated = model.model_validate(raw)
     except ValidationError as err:
         first = err.errors()[0]
         more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
         message = first["msg"].removeprefix("Value error, ")
         raise ConfigError(f"{source}: {_field_path(first['loc'])}: {message}{more}") from None
+    if base_dir is not None:
+        validated.base_dir = base_dir  # type: ignore[attr-defined]
+    return validated
 
 
 def load_config(path: str | Path) -> Config:
@@ -362,7 +382,4 @@ def load_config(path: str | Path) -> Config:
 
 def parse_config(raw: dict, source: str = "<config>", base_dir: Path | None = None) -> Config:
     """Validate an already-parsed config mapping (the Python API's entry point)."""
-    config = validate_model(Config, raw, source)
-    if base_dir is not None:
-        config.base_dir = base_dir
-    return config
+    return validate_model(Config, raw, source, base_dir)

@@ -132,6 +132,16 @@ def read_examples(
     return examples
 
 
+def read_json_file(path: str | Path, what: str) -> Any:
+    """A JSON file's content; DataError naming the file when it is missing or not JSON."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{path}: {what} file not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise DataError(f"{path}: {what} file is not valid JSON: {err}") from None
+
+
 def atomic_write_text(path: str | Path, content: str) -> None:
     """Write a file whole or not at all, so an interrupted run never leaves a half file behind."""
     path = Path(path)

@@ -6,7 +6,6 @@ A task is either a name under `data` in the paper's layout (`<data>/<task>/label
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Literal
 
@@ -22,6 +21,7 @@ from synthdistill.config import (
     read_yaml_mapping,
     validate_model,
 )
+from synthdistill.data import read_json_file
 from synthdistill.errors import DataError
 
 Source = Literal["synthetic", "human", "mixed"]
@@ -129,12 +129,7 @@ class ExperimentConfig(_Strict):
 
 
 def _read_labels(path: Path) -> list[str]:
-    try:
-        labels = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{path}: label file not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise DataError(f"{path}: not a JSON list of label names: {err}") from None
+    labels = read_json_file(path, "label")
     if not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(x, str) and x for x in labels):
         raise DataError(f"{path}: expected a JSON list of two or more label names")
     return labels
@@ -146,7 +141,4 @@ def load_experiment_config(path: str | Path) -> ExperimentConfig:
 
 
 def parse_experiment_config(raw: dict, source: str = "<experiment>", base_dir: Path | None = None) -> ExperimentConfig:
-    config = validate_model(ExperimentConfig, raw, source)
-    if base_dir is not None:
-        config.base_dir = base_dir
-    return config
+    return validate_model(ExperimentConfig, raw, source, base_dir)

@@ -36,7 +36,7 @@ from synthdistill.curves import (
     group_scores,
     group_teacher,
 )
-from synthdistill.data import Example, atomic_write_text, read_examples, sample_per_label, write_jsonl
+from synthdistill.data import Example, atomic_write_text, read_examples, read_json_file, sample_per_label, write_jsonl
 from synthdistill.errors import DataError, SynthdistillError
 from synthdistill.evaluation import classification_scores
 from synthdistill.executors import Executor, LocalExecutor
@@ -141,7 +141,11 @@ def plan_cells(experiment: ExperimentConfig, workdir: Path) -> list[Cell]:
 
 @cache
 def _examples(path: str, labels: tuple[str, ...], language: str) -> list[Example]:
-    return read_examples(path, labels, language=language)
+    """The file's rows in this language: a file whose rows carry `language` may hold several."""
+    rows = [e for e in read_examples(path, labels, language=language) if e.language == language]
+    if not rows:
+        raise DataError(f"{path}: no rows in language {language}")
+    return rows
 
 
 def run_cell(payload: dict[str, Any]) -> dict[str, Any]:
@@ -167,7 +171,7 @@ def run_cell(payload: dict[str, Any]) -> dict[str, Any]:
     fitted = time.perf_counter()
     predicted = student.predict([e.text for e in test])
     scores = classification_scores([e.label for e in test], predicted, list(labels))
-    shutil.rmtree(workdir / "runs" / run_name, ignore_errors=True)  # checkpoints of a finished cell
+    shutil.rmtree(workdir / "checkpoints" / run_name, ignore_errors=True)  # a finished cell's checkpoints
     return {
         "task": payload["task"], "language": language, "student": payload["student"], "source": payload["source"],
         "n": payload["n"], "per_class": payload["per_class"], "repeat": payload["repeat"], "seed": payload["seed"],
@@ -191,12 +195,7 @@ class ExperimentSummary:
 
 def _teacher_rows_from_file(experiment: ExperimentConfig, path: Path) -> dict[tuple[str, str], float]:
     """A results file: a JSON list of rows with task, language, macro_f1 (and classifier, when filtered)."""
-    try:
-        rows = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{path}: teacher results file not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise DataError(f"{path}: not a JSON list of results: {err}") from None
+    rows = read_json_file(path, "teacher results")
     wanted = experiment.teacher.classifier if experiment.teacher else None
     scores: dict[tuple[str, str], float] = {}
     for i, row in enumerate(rows if isinstance(rows, list) else []):

@@ -24,7 +24,7 @@ from synthdistill.generation import DroppedSample, generate_samples
 from synthdistill.label_summaries import summarise_labels
 from synthdistill.report import ResultRecord, write_results
 from synthdistill.self_revision import revise_samples
-from synthdistill.students.base import load_student, student_registry
+from synthdistill.students.base import load_student, probability_rows, student_registry
 from synthdistill.teachers import Teacher, TeacherStats, open_teacher
 
 SYNTHETIC_FILE = "synthetic.jsonl"
@@ -342,16 +342,9 @@ def run(config: Config, out: str | Path, *, progress: bool = True) -> RunSummary
 
 
 def predict(student_dir: str | Path, texts: Sequence[str]) -> list[dict]:
-    """Labels and probabilities of a saved student for new texts."""
+    """Labels and probabilities of a saved student for new texts (label None: the student named no label)."""
     student = load_student(student_dir)
     if not texts:
         return []
-    probabilities = student.predict_proba(list(texts))
-    return [
-        {
-            "text": text,
-            "label": student.classes[int(row.argmax())],
-            "probabilities": {label: float(p) for label, p in zip(student.classes, row, strict=True)},
-        }
-        for text, row in zip(texts, probabilities, strict=True)
-    ]
+    rows = probability_rows(student.classes, student.predict_proba(list(texts)))
+    return [{"text": text, **row} for text, row in zip(texts, rows, strict=True)]

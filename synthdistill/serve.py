@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from synthdistill.errors import ConfigError
-from synthdistill.students.base import Student, load_student
+from synthdistill.students.base import Student, load_student, probability_rows
 
 
 def build_app(
@@ -57,12 +57,7 @@ def build_app(
             return error(413, f"at most {max_batch} texts per request")
         if any(len(t) > max_text_chars for t in texts):
             return error(413, f"texts are limited to {max_text_chars} characters")
-        probabilities = student.predict_proba(texts)
-        predictions = [
-            {"label": student.classes[int(row.argmax())],
-             "probabilities": {c: float(p) for c, p in zip(student.classes, row, strict=True)}}
-            for row in probabilities
-        ]  # fmt: skip
+        predictions = probability_rows(student.classes, student.predict_proba(texts))
         return web.json_response({"predictions": predictions})
 
     app = web.Application(middlewares=[authenticate], client_max_size=max_body_bytes)

