@@ -1,7 +1,7 @@
 """The experiment report: learning curves, student-minus-teacher heat maps and crossover tables, written as
 report.md (with SVG plots beside it) and as one self-contained report.html that opens offline anywhere.
 
-matplotlib is imported lazily, so the rest of synthdistill works without the `report` extra.
+matplotlib is imported lazily: only a report pays its import time.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ OTHER_SOURCE_LINESTYLE = "-."
 # Fixed salt and no date: the same inputs give byte-identical SVG files, so re-runs make no spurious diffs.
 SVG_RC = {"svg.hashsalt": "synthdistill-experiment-report", "svg.fonttype": "none"}
 SVG_METADATA = {"Date": None}
-INSTALL_HINT = 'the experiment report needs matplotlib: pip install "synthdistill[report]"'
+INSTALL_HINT = "the experiment report needs matplotlib (a dependency of synthdistill): pip install matplotlib"
 PANEL_COLUMNS = 4
 
 

@@ -176,7 +176,7 @@ def test_raises_a_clear_error_on_bad_points(tmp_path: Path, bad: dict, message: 
 
 def test_without_matplotlib_says_how_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    with pytest.raises(SynthdistillError, match=r'pip install "synthdistill\[report\]"'):
+    with pytest.raises(SynthdistillError, match="pip install matplotlib"):
         write_experiment_report(tmp_path, **experiment(TEACHER))
 
 
