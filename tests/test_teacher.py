@@ -91,6 +91,20 @@ def test_scoring_needs_log_probabilities():
         Teacher(backend, progress=False).score_many(["Q:"], [" a", " b"])
 
 
+def test_a_partial_character_without_log_probabilities_ends_that_path_only():
+    """llama.cpp omits log-probabilities when its top token is a byte of a multi-byte character (seen with
+    Telugu): the labels below that path get no mass from it; the run goes on."""
+
+    def answer(request: CompletionRequest) -> Completion:
+        suffix = request.prompt.split("Q:", 1)[1]
+        if suffix == " ":
+            return Completion(text="\ufffd", finish_reason="length")
+        return Completion(text="", top_logprobs=[{" ": math.log(0.5), " 1": math.log(0.3)}])
+
+    [scores] = Teacher(FakeBackend(answer), progress=False).score_many(["Q:"], [" 1", " 3"])
+    assert scores[0] == pytest.approx(math.log(0.3)) and scores[1] is None
+
+
 def test_scoring_needs_completion_mode():
     backend = FakeBackend(echo, mode="chat")
     with pytest.raises(TeacherError, match="completion-mode"):

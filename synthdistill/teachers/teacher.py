@@ -19,6 +19,7 @@ from synthdistill.teachers.rate_limit import RateLimiter
 
 T = TypeVar("T")
 
+_PARTIAL_CHARACTER = "\ufffd"  # how a byte token that is only part of a UTF-8 character comes back
 _SCORE_MAX_DEPTH = 4  # tokens walked per label before its remaining text is taken as given
 _SCORE_PRUNE_LOGPROB = math.log(0.02)  # a rarer path (a non-canonical tokenisation) is not worth a request
 
@@ -204,6 +205,8 @@ class Teacher:
             request = CompletionRequest(prompt=prompt + prefix, max_tokens=1, temperature=0.0, top_logprobs=top_k)
             answer = await self._complete(request, limit)
             if not answer.top_logprobs:
+                if _PARTIAL_CHARACTER in answer.text:
+                    return  # llama.cpp gives no log-probabilities for a token that is part of a character: no label
                 raise TeacherError(f"teacher {self.model} returned no log-probabilities, so it cannot score labels")
             children: dict[str, dict[int, str]] = {}
             for token, token_logprob in answer.top_logprobs[0].items():
