@@ -196,15 +196,17 @@ class ExperimentSummary:
 def _teacher_rows_from_file(experiment: ExperimentConfig, path: Path) -> dict[tuple[str, str], float]:
     """A results file: a JSON list of rows with task, language, macro_f1 (and classifier, when filtered)."""
     rows = read_json_file(path, "teacher results")
-    wanted = experiment.teacher.classifier if experiment.teacher else None
-    scores: dict[tuple[str, str], float] = {}
-    for i, row in enumerate(rows if isinstance(rows, list) else []):
-        if not isinstance(row, dict) or not {"task", "language", "macro_f1"} <= row.keys():
-            raise DataError(f"{path}: row {i}: needs task, language and macro_f1")
-        if wanted is None or row.get("classifier") == wanted:
-            scores.setdefault((row["task"], row["language"]), float(row["macro_f1"]))
     if not isinstance(rows, list):
         raise DataError(f"{path}: expected a JSON list of rows")
+    wanted = experiment.teacher.classifier if experiment.teacher else None
+    scores: dict[tuple[str, str], float] = {}
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict) or not {"task", "language", "macro_f1"} <= row.keys():
+            raise DataError(f"{path}: row {i}: needs task, language and macro_f1")
+        if not isinstance(row["macro_f1"], int | float) or not 0 <= row["macro_f1"] <= 1:
+            raise DataError(f"{path}: row {i}: macro_f1 must be a number from 0 to 1")
+        if wanted is None or row.get("classifier") == wanted:
+            scores.setdefault((row["task"], row["language"]), float(row["macro_f1"]))
     return scores
 
 

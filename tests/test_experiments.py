@@ -274,3 +274,21 @@ def test_teacher_line_from_the_embedded_teacher_chooses_on_a_drawn_dev_split(tmp
     best = next(r for r in chosen if r["classifier"] == "teacher-best-on-dev")
     assert best["setting"] in {"teacher-0shot", "teacher-0shot-calibrated"}
     assert summary.teacher[("topic", "en")] == best["macro_f1"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("{oops", "not valid JSON"), ('{"a": 1}', "expected a JSON list"),
+     ('[{"task": "topic"}]', "row 0: needs task"),
+     ('[{"task": "topic", "language": "en", "macro_f1": "high"}]', "row 0: macro_f1 must be a number")],
+)  # fmt: skip
+def test_a_bad_teacher_results_file_is_a_clear_error(experiment_dir: Path, content: str, message: str) -> None:
+    (experiment_dir / "teacher.json").write_text(content)
+    config = load_experiment_config(experiment_dir / "experiment.yaml").model_copy(update={"languages": ["en"]})
+    config = config.model_copy(update={"sizes": [6], "repeats": 1})
+    with pytest.raises(DataError, match=message):
+        run_experiment(config, experiment_dir / "out", executor=InlineExecutor(), progress=False)
+    assert (
+        len(ResultStore(experiment_dir / "out/results.sqlite").done(c.key for c in plan_cells(config, experiment_dir)))
+        == 2
+    )
