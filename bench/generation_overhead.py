@@ -2,7 +2,7 @@
 server, same number of requests, measured side by side in one run. Goals: at most 1.2x the raw loop's time,
 and at least 1,000 requests/s; and a re-run of a finished 10,000-sample job from the cache in under 5 s.
 
-Run: python bench/generation_overhead.py [--requests 3000] [--cache-job 10000]
+Run: python bench/generation_overhead.py [--requests 10000] [--cache-job 10000]
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def run_generation(url: str, n: int, cache_path: Path | None) -> tuple[float, in
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--requests", type=int, default=10000)
     parser.add_argument("--cache-job", type=int, default=10000)
     args = parser.parse_args()
     process, url = instant_server.start()

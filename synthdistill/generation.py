@@ -97,6 +97,7 @@ def plan_generation(
     jobs: list[GenerationJob] = []
     for language in task.languages:
         demo_code = gen.demo_language or language
+        names = {"language": resolve_language(language).name, "demo_language": resolve_language(demo_code).name}
         by_label: dict[str, list[str]] = {}
         for example in seeds.get(demo_code, ()):
             by_label.setdefault(example.label, []).append(example.text)
@@ -105,15 +106,15 @@ def plan_generation(
             description = (summaries or {}).get(language, {}).get(label.name) or label.description
             words = tuple((taboo or {}).get((language, label.name), ()))
             for call in range(calls_per_label(config)):
-                if round_index is not None and round_of(config, call) != round_index:
+                round_number = round_of(config, call)
+                if round_index is not None and round_number != round_index:
                     continue
                 seed = sample_seed(gen.seed, task.name, language, label.name, call)
                 demos = random.Random(seed).sample(pool, min(gen.demos_per_prompt, len(pool)))
                 attribute = _attribute(config, label.name, call)
                 prompt = render(
                     template,
-                    language=resolve_language(language).name,
-                    demo_language=resolve_language(demo_code).name,
+                    **names,
                     domain=task.domain,
                     text_kind=task.text_kind,
                     label_kind=task.label_kind,
@@ -137,8 +138,7 @@ def plan_generation(
                     request = CompletionRequest(messages=(("user", prompt.text),), **common)
                 jobs.append(
                     GenerationJob(
-                        language, label.name, call, prompt, request, n, len(demos), attribute, words,
-                        round_of(config, call),
+                        language, label.name, call, prompt, request, n, len(demos), attribute, words, round_number
                     )
                 )  # fmt: skip
     return jobs

@@ -33,6 +33,7 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=False,
+        auto_reload=False,  # templates ship in the package: no file check on every render
     )
 
 

@@ -59,3 +59,21 @@ def test_a_background_thread_commits_waiting_answers(tmp_path):
         time.sleep(0.01)
     assert other.get(request_key("m", request)).text == "x"
     cache.close()
+
+
+def test_a_put_that_finds_the_batch_due_commits_it_at_once(tmp_path):
+    now = [0.0]
+    # the background thread sleeps a real minute: only the puts can commit in this test
+    cache = RequestCache(tmp_path / "c.sqlite", flush_after_s=60, clock=lambda: now[0])
+    requests = [CompletionRequest(prompt="p", seed=i) for i in range(3)]
+    keys = [request_key("m", r) for r in requests]
+    other = RequestCache(tmp_path / "c.sqlite")
+    cache.put(keys[0], "m", requests[0], Completion(text="a"))
+    now[0] = 59.0
+    cache.put(keys[1], "m", requests[1], Completion(text="b"))
+    assert other.get_many(keys) == {}  # the oldest has waited 59 s of 60
+    now[0] = 60.0
+    cache.put(keys[2], "m", requests[2], Completion(text="c"))
+    assert [other.get(key).text for key in keys] == ["a", "b", "c"]  # committed by that put, not the thread
+    cache.close()
+    other.close()

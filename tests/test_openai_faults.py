@@ -5,6 +5,7 @@ import time
 import pytest
 
 from synthdistill.errors import ConfigError, TeacherError
+from synthdistill.teachers.cache import RequestCache, request_key
 from synthdistill.teachers.openai import OpenAICompatibleBackend
 from synthdistill.teachers.protocol import CompletionRequest
 from synthdistill.teachers.teacher import Teacher
@@ -133,3 +134,24 @@ def test_chat_payload_and_both_logprob_shapes():
         [answer] = complete(server.url, [CompletionRequest(prompt="p", top_logprobs=2)])
     assert answer.top_logprobs == [{" a": -0.5, " b": -1.5}]
     assert server.received[0]["logprobs"] == 2
+
+
+def test_non_ascii_prompts_and_half_characters_in_answers_survive_the_wire_and_the_cache(tmp_path):
+    """Payloads and answers go through orjson; a lone surrogate (half an emoji, as some servers send for a
+    partial token) is valid JSON that orjson refuses, and must still be read and cached, not retried as garbage."""
+    half_emoji = "\ud83d"
+    body = {
+        "choices": [{"text": "ఆట", "logprobs": {"top_logprobs": [{half_emoji: -0.7, " ఆ": -1.2}]}}],
+        "usage": {"prompt_tokens": 4, "completion_tokens": 1},
+    }
+    request = CompletionRequest(prompt="Brawddeg Gymraeg: ŵ ŷ — తెలుగు", top_logprobs=2)
+    with fault_server([("json", body)]) as server:
+        backend = OpenAICompatibleBackend(server.url, "m", mode="completion", max_retries=0)
+        teacher = Teacher(backend, RequestCache(tmp_path / "cache.sqlite"), progress=False)
+        [answer] = teacher.complete_many([request])
+        teacher.close()
+    assert server.received[0]["prompt"] == request.prompt
+    assert answer.text == "ఆట" and answer.top_logprobs == [{half_emoji: -0.7, " ఆ": -1.2}]
+    reopened = RequestCache(tmp_path / "cache.sqlite")
+    assert reopened.get(request_key("m", request)) == answer
+    reopened.close()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import sqlite3
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from synthdistill.errors import TeacherError
+from synthdistill.teachers import fast_json
 from synthdistill.teachers.protocol import Completion, CompletionRequest
 
 
@@ -18,14 +20,24 @@ def request_key(model: str, request: CompletionRequest) -> str:
 
 
 class RequestCache:
-    """Answers by request key, committed in batches (WAL) by a background thread every `flush_after_s`
+    """Answers by request key, committed in batches (WAL) once the oldest has waited `flush_after_s`
     seconds, so a kill loses only the answers of that last moment and the requests in flight.
 
-    One commit per answer, on the event loop's thread, cost about 35 us here: most of the engine's overhead
-    against an instant server. `flush_every` bounds what waits in memory.
+    One commit per answer cost about 35 us here: most of the engine's overhead against an instant server.
+    While answers flow, the `put` that finds the batch due commits it on its own thread; a background
+    thread commits only a batch that nobody came back for (committing from that thread on every tick
+    costs more, in handing the GIL back and forth, than the commit itself). `flush_every` bounds what
+    waits in memory.
     """
 
-    def __init__(self, path: str | Path, *, flush_every: int = 10_000, flush_after_s: float = 0.05):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        flush_every: int = 10_000,
+        flush_after_s: float = 0.05,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -43,13 +55,15 @@ class RequestCache:
         self.flush_after_s = flush_after_s
         self._pending: dict[str, tuple[str, str, str]] = {}  # key -> (model, request JSON, answer JSON)
         self._committing: dict[str, tuple[str, str, str]] = {}  # taken by a flush, not yet in the file
+        self._clock = clock
+        self._pending_since = 0.0  # when the oldest waiting answer arrived
         self._stop = threading.Event()
         self._flusher: threading.Thread | None = None
 
     def _waiting(self, key: str) -> Completion | None:
         with self._pending_lock:
             row = self._pending.get(key) or self._committing.get(key)
-        return Completion.from_dict(json.loads(row[2])) if row else None
+        return Completion.from_dict(fast_json.loads(row[2])) if row else None
 
     def get(self, key: str) -> Completion | None:
         waiting = self._waiting(key)
@@ -57,7 +71,7 @@ class RequestCache:
             return waiting
         with self._lock:
             row = self._db.execute("SELECT answer FROM answers WHERE key = ?", (key,)).fetchone()
-        return Completion.from_dict(json.loads(row[0])) if row else None
+        return Completion.from_dict(fast_json.loads(row[0])) if row else None
 
     def get_many(self, keys: list[str], chunk: int = 500) -> dict[str, Completion]:
         """Answers of all keys found, in one query per `chunk` keys."""
@@ -69,24 +83,30 @@ class RequestCache:
                 marks = ",".join("?" * len(part))
                 query = f"SELECT key, answer FROM answers WHERE key IN ({marks})"
                 for key, answer in self._db.execute(query, part):
-                    found[key] = Completion.from_dict(json.loads(answer))
+                    found[key] = Completion.from_dict(fast_json.loads(answer))
         return found
 
     def put(self, key: str, model: str, request: CompletionRequest, answer: Completion) -> None:
         request_json = request.canonical_json
-        answer_json = json.dumps(answer.to_dict(), ensure_ascii=False)
+        answer_json = fast_json.dumps(answer.to_dict())
+        now = self._clock()
         with self._pending_lock:
+            if not self._pending:
+                self._pending_since = now
             self._pending[key] = (model, request_json, answer_json)
-            full = len(self._pending) >= self.flush_every
+            due = len(self._pending) >= self.flush_every or now - self._pending_since >= self.flush_after_s
             if self._flusher is None:
                 self._flusher = threading.Thread(target=self._flush_periodically, daemon=True)
                 self._flusher.start()
-        if full:
+        if due:
             self.flush()
 
     def _flush_periodically(self) -> None:
         while not self._stop.wait(self.flush_after_s):
-            self.flush()
+            with self._pending_lock:
+                due = bool(self._pending) and self._clock() - self._pending_since >= self.flush_after_s
+            if due:
+                self.flush()
 
     def flush(self) -> None:
         """Commit the answers waiting in memory (the event loop keeps running meanwhile)."""

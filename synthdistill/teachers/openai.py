@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 
 from synthdistill.errors import ConfigError, TeacherError
+from synthdistill.teachers import fast_json
 from synthdistill.teachers.protocol import Completion, CompletionRequest, PromptMode
 
 _RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -106,7 +107,7 @@ class OpenAICompatibleBackend:
         self.max_backoff_s = max_backoff_s
         self.score_top_k = score_top_k
         self.repetition_penalty_param = repetition_penalty_param  # vLLM and TGI; llama.cpp says repeat_penalty
-        self._headers = {"Content-Type": "application/json"}
+        self._headers: dict[str, str] = {}  # aiohttp sets Content-Type for a JSON body itself
         if api_key_env:
             key = os.environ.get(api_key_env)
             if not key:
@@ -147,10 +148,14 @@ class OpenAICompatibleBackend:
 
     async def _post_once(self, url: str, payload: dict[str, Any]) -> Completion:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(headers=self._headers, connector=aiohttp.TCPConnector(limit=0))
+            self._session = aiohttp.ClientSession(
+                headers=self._headers,
+                connector=aiohttp.TCPConnector(limit=0),
+                timeout=aiohttp.ClientTimeout(total=self.timeout_s),
+                json_serialize=fast_json.dumps,
+            )
         try:
-            timeout = aiohttp.ClientTimeout(total=self.timeout_s)
-            async with self._session.post(url, json=payload, timeout=timeout) as response:
+            async with self._session.post(url, json=payload) as response:
                 raw = await response.read()
                 if response.status in _RETRY_STATUS:
                     retry_after = _parse_retry_after(response.headers.get("Retry-After"))
@@ -163,7 +168,7 @@ class OpenAICompatibleBackend:
         except TimeoutError:
             raise _RetryableError(f"no answer within {self.timeout_s:g} s") from None
         try:
-            body = json.loads(raw)
+            body = fast_json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise _RetryableError("answer is not JSON") from None
         return parse_completion(body, self.mode)

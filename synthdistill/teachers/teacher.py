@@ -149,9 +149,12 @@ class Teacher:
         self, requests: Sequence[CompletionRequest], desc: str, *, partial: bool
     ) -> list[Completion | None]:
 
-        keys = [request_key(self.backend.model, request) for request in requests]
         results: list[Completion | None] = [None] * len(requests)
-        hits = self.cache.get_many(keys) if self.cache is not None else {}
+        if self.cache is None:  # keys only serve the cache; no hits and no twins to wait for
+            keys, hits = [""] * len(requests), {}
+        else:
+            keys = [request_key(self.backend.model, request) for request in requests]
+            hits = self.cache.get_many(keys)
         missing: list[int] = []
         for index, key in enumerate(keys):
             hit = hits.get(key)
@@ -162,30 +165,36 @@ class Teacher:
                 self._count_cached(hit)
         if not missing:  # a re-run of a finished job: no event loop, no backend
             return results
-        repeated = {key for key, count in Counter(keys[i] for i in missing).items() if count > 1}
+        repeated = {key for key, count in Counter(keys[i] for i in missing).items() if count > 1 and key}
 
         async def gather() -> list[Completion | None]:
+            # max_concurrency workers pulling from one queue: a task and a semaphore wait per request cost
+            # more than the request itself against a fast local server
             limit = asyncio.Semaphore(self.max_concurrency)
+            queue = iter(missing)
             with self._bar(len(requests), desc) as bar:
                 bar.update(len(requests) - len(missing))
+                shown = not bar.disable
 
-                async def one(index: int) -> None:
-                    key = keys[index]
-                    try:
-                        # a request repeated within the batch may have been answered by its twin meanwhile
-                        results[index] = (key in repeated and self._cached(key)) or await self._send(
-                            key, requests[index], limit
-                        )
-                    except BudgetExhaustedError:
-                        if not partial:
-                            raise
-                        self.stats.not_sent += 1
-                    bar.update(1)
-                    bar.set_postfix(sent=self.stats.sent, cached=self.stats.cached, refresh=False)
+                async def worker() -> None:
+                    for index in queue:
+                        key = keys[index]
+                        try:
+                            # a request repeated within the batch may have been answered by its twin meanwhile
+                            results[index] = (key in repeated and self._cached(key)) or await self._send(
+                                key, requests[index], limit
+                            )
+                        except BudgetExhaustedError:
+                            if not partial:
+                                raise
+                            self.stats.not_sent += 1
+                        if shown:
+                            bar.update(1)
+                            bar.set_postfix(sent=self.stats.sent, cached=self.stats.cached, refresh=False)
 
                 async with asyncio.TaskGroup() as group:
-                    for index in missing:
-                        group.create_task(one(index))
+                    for _ in range(min(self.max_concurrency, len(missing))):
+                        group.create_task(worker())
             return results
 
         return self._run(gather)
