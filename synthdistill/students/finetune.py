@@ -3,11 +3,12 @@ dropout 0.2, max length 256, batch size growing with N; 50 epochs as the researc
 work too (`gemma-270m`, or a hub name such as Qwen/Qwen2.5-0.5B): they classify from the last token, and the
 dropout setting reaches only models whose config has hidden/classifier dropout (Gemma's has none).
 
-The epoch kept is the one best on a human dev split when one is given, else the last: never chosen on
-synthetic data. Training checkpoints after every epoch and resumes from there when interrupted. The saved
-model is safetensors plus JSON tokenizer files: nothing is unpickled on load. Only the student modules that
-need them (this one, `lora`, `backbones`) import torch and transformers (`pip install torch==2.13.0` first,
-then `synthdistill[finetune]`).
+It runs on a CUDA GPU when there is one (`device: auto`), else on the CPU; the device is no part of the
+model: a student trained on a GPU loads and serves on a CPU. The epoch kept is the one best on a human dev
+split when one is given, else the last: never chosen on synthetic data. Training checkpoints after every
+epoch and resumes from there when interrupted. The saved model is safetensors plus JSON tokenizer files:
+nothing is unpickled on load. Only the student modules that need them (this one, `lora`, `backbones`) import
+torch and transformers (`pip install torch==2.13.0` first, then `synthdistill[finetune]`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 
 from synthdistill.errors import StudentError
 from synthdistill.evaluation import classification_scores
-from synthdistill.students.backbones import resolve_backbone
+from synthdistill.students.backbones import resolve_backbone, restore_rng_states, rng_states, torch_device
 from synthdistill.students.base import check_training_set, read_student, write_student
 
 PAPER_EPOCHS = 50
@@ -63,7 +64,9 @@ class FineTunedStudent:
         seed: int = 0,
         checkpoint_dir: str | Path | None = None,
         progress: bool = True,
+        device: str = "auto",
     ):
+        self.device = device  # where it runs, not what it is: no part of params, checkpoints or the saved model
         self.params = {"backbone": backbone, "epochs": epochs, "learning_rate": learning_rate, "dropout": dropout,
                        "max_length": max_length, "batch_size": batch_size, "seed": seed}  # fmt: skip
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
@@ -84,7 +87,7 @@ class FineTunedStudent:
 
     def _encode(self, texts: Sequence[str]) -> Any:
         return self._tokenizer(list(texts), truncation=True, max_length=self.params["max_length"], padding=True,
-                               return_tensors="pt")  # fmt: skip
+                               return_tensors="pt").to(self._model.device)  # fmt: skip
 
     def _fingerprint(self, texts: Sequence[str], labels: Sequence[str]) -> str:
         payload = json.dumps([self.params, list(texts), list(labels)], ensure_ascii=False)
@@ -97,6 +100,7 @@ class FineTunedStudent:
         torch, transformers = _libraries()
         from tqdm import tqdm
 
+        device = torch_device(self.device)
         seed = self.params["seed"]
         random.seed(seed)
         np.random.seed(seed)
@@ -122,24 +126,25 @@ class FineTunedStudent:
             self._tokenizer.pad_token = self._tokenizer.eos_token
         if self._model.config.pad_token_id is None:  # decoders classify at the last token that is not padding
             self._model.config.pad_token_id = self._tokenizer.pad_token_id
+        self._model.to(device)
         optimizer = torch.optim.AdamW(self._model.parameters(), lr=self.params["learning_rate"])
         batch_size = self.params["batch_size"] or batch_size_for(len(texts))
-        targets = torch.tensor([index[label] for label in labels])
+        targets = torch.tensor([index[label] for label in labels], device=device)
         start_epoch, best_state, best_score = 0, None, -1.0
         checkpoint = self.checkpoint_dir / "checkpoint.pt" if self.checkpoint_dir else None
         fingerprint = self._fingerprint(texts, labels)
         if checkpoint is not None and checkpoint.is_file():
-            saved = torch.load(checkpoint, weights_only=True)
+            saved = torch.load(checkpoint, weights_only=True, map_location=device)
             if saved["fingerprint"] == fingerprint:
                 self._model.load_state_dict(saved["model"])
                 optimizer.load_state_dict(saved["optimizer"])
                 start_epoch, best_score = saved["epoch"] + 1, saved["best_score"]
                 best_state, self.history = saved["best_state"], json.loads(saved["history"])
                 self.best_epoch = saved["best_epoch"] if saved["best_epoch"] >= 0 else None
-                torch.set_rng_state(saved["rng"])
+                restore_rng_states(saved, device)
         generator = torch.Generator().manual_seed(seed)
         if start_epoch:
-            generator.set_state(saved["shuffle_rng"])
+            generator.set_state(saved["shuffle_rng"].cpu())
         for epoch in range(start_epoch, self.params["epochs"]):
             self._model.train()
             order = torch.randperm(len(texts), generator=generator).tolist()
@@ -167,7 +172,7 @@ class FineTunedStudent:
                 torch.save({"fingerprint": fingerprint, "epoch": epoch, "model": self._model.state_dict(),
                             "optimizer": optimizer.state_dict(), "best_state": best_state, "best_score": best_score,
                             "best_epoch": self.best_epoch if self.best_epoch is not None else -1,
-                            "history": json.dumps(self.history), "rng": torch.get_rng_state(),
+                            "history": json.dumps(self.history), **rng_states(device),
                             "shuffle_rng": generator.get_state()}, checkpoint)  # fmt: skip
         if best_state is not None:
             self._model.load_state_dict(best_state)
@@ -186,7 +191,7 @@ class FineTunedStudent:
         with torch.no_grad():
             for start in range(0, len(texts), 32):
                 logits = self._model(**self._encode(texts[start : start + 32])).logits
-                rows.append(torch.softmax(logits, dim=-1).numpy())
+                rows.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
         self._model.train(was_training)
         return np.concatenate(rows) if rows else np.zeros((0, len(self.classes)))
 
@@ -206,10 +211,10 @@ class FineTunedStudent:
         write_student(directory, header, {})
 
     @classmethod
-    def load(cls, directory: str | Path) -> FineTunedStudent:
+    def load(cls, directory: str | Path, device: str = "auto") -> FineTunedStudent:
         header, _ = read_student(directory, cls.kind, cls.format_version)
         _, transformers = _libraries()
-        student = cls(**header["params"])
+        student = cls(**header["params"], device=device)
         student.classes, student.history, student.best_epoch = (
             header["classes"],
             header["history"],
@@ -218,5 +223,5 @@ class FineTunedStudent:
         path = Path(directory) / _MODEL_DIR
         student._tokenizer = transformers.AutoTokenizer.from_pretrained(path)
         student._model = transformers.AutoModelForSequenceClassification.from_pretrained(path, use_safetensors=True)
-        student._model.eval()
+        student._model.to(torch_device(device)).eval()
         return student

@@ -7,10 +7,11 @@ to answer: `score` (default) sums each label's answer log-likelihood and softmax
 `generate` answers greedily (at most 20 new tokens) and the answer must name a label exactly, else it is
 invalid (None from `predict`, a row of zeros from `predict_proba`) and counts as wrong, never as a class.
 
-Training checkpoints every `checkpoint_every` steps and resumes exactly from the last checkpoint when the
-data and settings match; with a human dev split, the adapter kept is the checkpoint best on it (never chosen
-on synthetic data). Only the adapter is saved (peft safetensors) with student.json; loading rebuilds the base
-model from the backbone name, so nothing is unpickled.
+It runs on a CUDA GPU when there is one (`device: auto`), else on the CPU; a student trained on a GPU loads
+and serves on a CPU. Training checkpoints every `checkpoint_every` steps and resumes exactly from the last
+checkpoint when the data and settings match; with a human dev split, the adapter kept is the checkpoint best
+on it (never chosen on synthetic data). Only the adapter is saved (peft safetensors) with student.json;
+loading rebuilds the base model from the backbone name, so nothing is unpickled.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from synthdistill.classify import parse_label_answer
 from synthdistill.config import Config
 from synthdistill.errors import StudentError
 from synthdistill.evaluation import classification_scores
-from synthdistill.students.backbones import GEMMA_270M, resolve_backbone
+from synthdistill.students.backbones import GEMMA_270M, resolve_backbone, restore_rng_states, rng_states, torch_device
 from synthdistill.students.base import check_training_set, read_student, write_student
 
 PAPER_STEPS = 600
@@ -96,7 +97,9 @@ class LoraStudent:
         seed: int = 0,
         checkpoint_dir: str | Path | None = None,
         progress: bool = True,
+        device: str = "auto",
     ):
+        self.device = device  # where it runs, not what it is: no part of params, checkpoints or the saved adapter
         if decoding not in ("score", "generate"):
             raise StudentError(f"decoding must be 'score' or 'generate', not {decoding!r}")
         if min(steps, batch_size, checkpoint_every, lora_rank) < 1:
@@ -141,6 +144,7 @@ class LoraStudent:
         try:
             self._tokenizer = transformers.AutoTokenizer.from_pretrained(source)
             model = transformers.AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
+            model.to(torch_device(self.device))
         except OSError as err:
             raise StudentError(f"cannot load backbone {self.params['backbone']!r}: {err}") from None
         if self._tokenizer.eos_token_id is None:
@@ -148,6 +152,11 @@ class LoraStudent:
         if self._tokenizer.pad_token_id is None:
             self._tokenizer.pad_token = self._tokenizer.eos_token
         return model
+
+    def _tensor(self, rows: Any) -> Any:
+        """A tensor on the model's device."""
+        torch, _, _ = _libraries()
+        return torch.tensor(rows, device=next(self._model.parameters()).device)
 
     def _prompt_ids(self, texts: Sequence[str]) -> list[list[int]]:
         """Prompt token ids per text; the text is cut so that prompt and longest answer fit in max_length.
@@ -181,15 +190,15 @@ class LoraStudent:
         width = max(len(s) for s in sequences)
         keep = max(len(a) for a in answers) + 1
         pad = self._tokenizer.pad_token_id
-        input_ids = torch.tensor([[pad] * (width - len(s)) + s for s in sequences])
-        mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in sequences])
+        input_ids = self._tensor([[pad] * (width - len(s)) + s for s in sequences])
+        mask = self._tensor([[0] * (width - len(s)) + [1] * len(s) for s in sequences])
         positions = (mask.cumsum(-1) - 1).clamp(min=0)  # padding does not shift the real tokens' positions
         logits = self._model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
                              logits_to_keep=keep).logits[:, :-1]  # fmt: skip
         targets = input_ids[:, width - keep + 1 :]
         token_scores = torch.log_softmax(logits.float(), dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-        lengths = torch.tensor([len(a) for a in answers])
-        in_answer = torch.arange(keep - 1).unsqueeze(0) >= (keep - 1 - lengths).unsqueeze(1)
+        lengths = self._tensor([len(a) for a in answers])
+        in_answer = torch.arange(keep - 1, device=lengths.device).unsqueeze(0) >= (keep - 1 - lengths).unsqueeze(1)
         return (token_scores * in_answer).sum(-1), in_answer.sum()
 
     def _fingerprint(self, texts: Sequence[str], labels: Sequence[str], dev: Any) -> str:
@@ -242,14 +251,15 @@ class LoraStudent:
         checkpoint = self.checkpoint_dir / _CHECKPOINT_FILE if self.checkpoint_dir else None
         fingerprint = self._fingerprint(texts, labels, dev)
         if checkpoint is not None and checkpoint.is_file():
-            saved = torch.load(checkpoint, weights_only=True)
+            device = next(base.parameters()).device
+            saved = torch.load(checkpoint, weights_only=True, map_location=device)
             if saved["fingerprint"] == fingerprint:
                 self._restore(saved["adapter"])
                 optimizer.load_state_dict(saved["optimizer"])
                 start, best_score, best_state = saved["step"], saved["best_score"], saved["best_adapter"]
                 self.history = json.loads(saved["history"])
                 self.best_step = saved["best_step"] if saved["best_step"] >= 0 else None
-                torch.set_rng_state(saved["rng"])  # LoRA dropout continues as if never interrupted
+                restore_rng_states(saved, device)  # LoRA dropout continues as if never interrupted
         self._model.train()
         losses: list[float] = []
         bar = tqdm(range(start, steps), desc="lora", initial=start, total=steps, leave=False, file=sys.stderr,
@@ -279,7 +289,7 @@ class LoraStudent:
                     "fingerprint": fingerprint, "step": done, "adapter": self._adapter_state(),
                     "optimizer": optimizer.state_dict(), "best_adapter": best_state, "best_score": best_score,
                     "best_step": self.best_step if self.best_step is not None else -1,
-                    "history": json.dumps(self.history), "rng": torch.get_rng_state(),
+                    "history": json.dumps(self.history), **rng_states(next(self._model.parameters()).device),
                 })  # fmt: skip
         bar.close()
         if best_state is not None:
@@ -322,8 +332,8 @@ class LoraStudent:
         answers = self._answer_ids()
         n_labels, pad = len(answers), self._tokenizer.pad_token_id
         answer_width = max(len(a) for a in answers)  # at least 2: EOS follows every label
-        answer_ids = torch.tensor([a + [pad] * (answer_width - len(a)) for a in answers])
-        answer_mask = torch.tensor([[1] * len(a) + [0] * (answer_width - len(a)) for a in answers])
+        answer_ids = self._tensor([a + [pad] * (answer_width - len(a)) for a in answers])
+        answer_mask = self._tensor([[1] * len(a) + [0] * (answer_width - len(a)) for a in answers])
         prompts = self._prompt_ids(texts)
         per_chunk = max(1, _SCORE_BATCH // n_labels)
         # transformers 5 renamed past_key_values to cache; the old name still works there, with a warning
@@ -333,8 +343,8 @@ class LoraStudent:
         for start in range(0, len(prompts), per_chunk):
             chunk = prompts[start : start + per_chunk]
             width = max(len(p) for p in chunk)
-            input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in chunk])
-            mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in chunk])
+            input_ids = self._tensor([[pad] * (width - len(p)) + p for p in chunk])
+            mask = self._tensor([[0] * (width - len(p)) + [1] * len(p) for p in chunk])
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
             prompt_pass = self._model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
                                       use_cache=True, logits_to_keep=1)  # fmt: skip
@@ -345,7 +355,9 @@ class LoraStudent:
             answer_pass = self._model(
                 input_ids=tiled_ids[:, :-1],  # the last answer token predicts nothing we score
                 attention_mask=torch.cat([mask.repeat_interleave(n_labels, 0), tiled_mask[:, :-1]], 1),
-                position_ids=positions[:, -1:].repeat_interleave(n_labels, 0) + 1 + torch.arange(answer_width - 1),
+                position_ids=positions[:, -1:].repeat_interleave(n_labels, 0)
+                + 1
+                + torch.arange(answer_width - 1, device=mask.device),
                 use_cache=True,
                 **{cache_name: cache},
             )
@@ -353,22 +365,21 @@ class LoraStudent:
             later_scores = later.gather(-1, tiled_ids[:, 1:].unsqueeze(-1)).squeeze(-1) * tiled_mask[:, 1:]
             first_scores = first.repeat_interleave(n_labels, 0).gather(-1, tiled_ids[:, :1]).squeeze(-1)
             rows.append((first_scores + later_scores.sum(-1)).reshape(len(chunk), n_labels))
-        return torch.softmax(torch.cat(rows).double(), dim=-1).numpy()
+        return torch.softmax(torch.cat(rows).double(), dim=-1).cpu().numpy()
 
     def _generated_rows(self, texts: Sequence[str]) -> np.ndarray:
-        torch, _, _ = _libraries()
         rows = np.zeros((len(texts), len(self.classes)))
         pad, eos = self._tokenizer.pad_token_id, self._tokenizer.eos_token_id
         prompts = self._prompt_ids(texts)
         for start in range(0, len(prompts), _SCORE_BATCH):
             chunk = prompts[start : start + _SCORE_BATCH]
             width = max(len(p) for p in chunk)
-            input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in chunk])
-            mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in chunk])
+            input_ids = self._tensor([[pad] * (width - len(p)) + p for p in chunk])
+            mask = self._tensor([[0] * (width - len(p)) + [1] * len(p) for p in chunk])
             output = self._model.generate(input_ids=input_ids, attention_mask=mask, max_new_tokens=MAX_NEW_TOKENS,
                                           do_sample=False, pad_token_id=pad, eos_token_id=eos)  # fmt: skip
             for offset, tokens in enumerate(output[:, width:]):
-                answer = self._tokenizer.decode(tokens, skip_special_tokens=True)
+                answer = self._tokenizer.decode(tokens.tolist(), skip_special_tokens=True)
                 label = parse_label_answer(answer, self.classes)
                 if label is not None:
                     rows[start + offset, self.classes.index(label)] = 1.0
@@ -391,10 +402,10 @@ class LoraStudent:
         write_student(directory, header, {})
 
     @classmethod
-    def load(cls, directory: str | Path) -> LoraStudent:
+    def load(cls, directory: str | Path, device: str = "auto") -> LoraStudent:
         header, _ = read_student(directory, cls.kind, cls.format_version)
         _, _, peft = _libraries()
-        student = cls(**header["params"])
+        student = cls(**header["params"], device=device)
         student.classes, student.history, student.best_step = header["classes"], header["history"], header["best_step"]
         adapter = Path(directory) / _ADAPTER_DIR
         if not (adapter / "adapter_model.safetensors").is_file():

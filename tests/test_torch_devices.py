@@ -1,0 +1,150 @@
+"""The torch students on every device this machine has: they train there, resume there, and what they save
+loads and serves on the CPU with the same answers. Tiny randomly initialised backbones (a BERT encoder and a
+Gemma 3 decoder with a word-level tokenizer built here), so the test needs no download and runs in seconds on
+the CPU; the CUDA cases run where there is a GPU (`python -m pytest tests/test_torch_devices.py` on one)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch", reason="the torch students need torch (the test command installs it)")
+pytest.importorskip("transformers")
+pytest.importorskip("peft")
+
+import torch
+import transformers
+
+from synthdistill import parse_config
+from synthdistill.errors import ConfigError, StudentError
+from synthdistill.students.backbones import torch_device
+from synthdistill.students.base import load_student
+from synthdistill.students.finetune import FineTunedStudent
+from synthdistill.students.lora import LoraStudent
+from tests.conftest import POLITICS, SPORTS, tiny_config_dict
+
+TEXTS, LABELS = SPORTS + POLITICS, ["sports"] * 6 + ["politics"] * 6
+DEVICES = [
+    "cpu",
+    pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")),
+]
+
+
+def _tokenizer(directory: Path) -> None:
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    tokenizer = Tokenizer(models.WordLevel(unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    specials = ["[PAD]", "[UNK]", "[EOS]"]
+    words = [*TEXTS, "Classify the text with one of these labels: sports, politics.", "Text: Label:"]
+    tokenizer.train_from_iterator(words, trainers.WordLevelTrainer(special_tokens=specials))
+    wrapped = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, pad_token="[PAD]", unk_token="[UNK]", eos_token="[EOS]"
+    )
+    wrapped.save_pretrained(directory)
+
+
+@pytest.fixture(scope="module")
+def backbones(tmp_path_factory) -> dict[str, str]:
+    """A 2-layer BERT classifier and a 2-layer Gemma 3 causal LM, random weights, saved as safetensors."""
+    root = tmp_path_factory.mktemp("backbones")
+    torch.manual_seed(0)
+    encoder, decoder = root / "encoder", root / "decoder"
+    for directory in (encoder, decoder):
+        _tokenizer(directory)
+    vocab = len(transformers.AutoTokenizer.from_pretrained(encoder))
+    small = {"vocab_size": vocab, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
+             "intermediate_size": 64}  # fmt: skip
+    transformers.BertForSequenceClassification(transformers.BertConfig(**small)).save_pretrained(encoder)
+    gemma = transformers.Gemma3TextConfig(
+        **small, num_key_value_heads=1, head_dim=16, max_position_embeddings=128, pad_token_id=0, eos_token_id=2,
+        bos_token_id=2, sliding_window=32,
+    )  # fmt: skip
+    transformers.Gemma3ForCausalLM(gemma).save_pretrained(decoder)
+    return {"encoder": str(encoder), "decoder": str(decoder)}
+
+
+def _on(model, device: str) -> bool:
+    return all(p.device.type == device for p in model.parameters())
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_finetune_trains_on_the_device_and_serves_on_the_cpu(backbones, device, tmp_path):
+    options = {"backbone": backbones["encoder"], "epochs": 12, "learning_rate": 3e-3, "max_length": 32,
+               "batch_size": 4, "progress": False, "device": device}  # fmt: skip
+    student = FineTunedStudent(**options).fit(TEXTS, LABELS)
+    assert _on(student._model, device)
+    assert student.history[-1]["train_loss"] < student.history[0]["train_loss"] / 2
+    assert student.predict(TEXTS) == LABELS  # a 2-layer model memorises its 12 sentences
+    student.save(tmp_path / "model")
+    assert "device" not in (tmp_path / "model/student.json").read_text()  # where it ran is no part of it
+    on_cpu = FineTunedStudent.load(tmp_path / "model", device="cpu")
+    assert _on(on_cpu._model, "cpu")
+    assert np.allclose(on_cpu.predict_proba(TEXTS), student.predict_proba(TEXTS), atol=1e-4)
+
+    # Ctrl-C after the 4th epoch's checkpoint, then a resumed run ends where the uninterrupted one did
+    real_save, saves = torch.save, []
+
+    def save_then_stop(obj, path):
+        real_save(obj, path)
+        saves.append(path)
+        if len(saves) == 4:
+            raise KeyboardInterrupt
+
+    torch.save = save_then_stop
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            FineTunedStudent(**options, checkpoint_dir=tmp_path / "ckpt").fit(TEXTS, LABELS)
+    finally:
+        torch.save = real_save
+    resumed = FineTunedStudent(**options, checkpoint_dir=tmp_path / "ckpt").fit(TEXTS, LABELS)
+    assert [h["epoch"] for h in resumed.history] == list(range(1, 13))
+    assert [h["train_loss"] for h in resumed.history] == pytest.approx(
+        [h["train_loss"] for h in student.history], rel=1e-3
+    )
+    assert np.allclose(resumed.predict_proba(TEXTS), student.predict_proba(TEXTS), atol=1e-4)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_lora_trains_on_the_device_and_serves_on_the_cpu(backbones, device, tmp_path):
+    options = {"backbone": backbones["decoder"], "steps": 60, "learning_rate": 1e-2, "batch_size": 4,
+               "max_length": 48, "checkpoint_every": 20, "lora_rank": 8, "lora_alpha": 16,
+               "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "down_proj"], "progress": False,
+               "device": device}  # fmt: skip
+    student = LoraStudent(**options).fit(TEXTS, LABELS)
+    assert _on(student._model, device)
+    assert student.history[-1]["train_loss"] < student.history[0]["train_loss"]
+    scored = student.predict_proba(TEXTS)
+    assert np.allclose(scored.sum(axis=1), 1.0)
+    assert (scored.argmax(axis=1) == [student.classes.index(label) for label in LABELS]).mean() >= 0.75
+    student.params["decoding"] = "generate"
+    generated = student.predict(TEXTS)  # greedy decoding on the device: answers are labels or None, never other
+    student.params["decoding"] = "score"
+    assert set(generated) <= {"sports", "politics", None}
+    student.save(tmp_path / "adapter")
+    auto = load_student(tmp_path / "adapter")  # device auto: a GPU where there is one, else the CPU
+    assert np.allclose(auto.predict_proba(TEXTS), scored, atol=1e-4)
+    on_cpu = LoraStudent.load(tmp_path / "adapter", device="cpu")
+    assert _on(on_cpu._model, "cpu")
+    assert np.allclose(on_cpu.predict_proba(TEXTS), scored, atol=1e-4)
+
+
+def test_a_device_that_is_not_here_is_a_clear_error_never_the_cpu():
+    assert torch_device("cpu").type == "cpu"
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    if not torch.cuda.is_available() and not torch.backends.mps.is_available():
+        assert torch_device("auto").type == "cpu"
+        with pytest.raises(StudentError, match="'cuda' was asked for, but this machine has no CUDA device"):
+            torch_device("cuda")
+    else:
+        assert torch_device("auto").type in (expected, "mps")
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    with pytest.raises(StudentError, match=f"'cuda:{count}' was asked for"):
+        torch_device(f"cuda:{count}")
+    if count == 0:  # fit checks the device before it loads anything
+        with pytest.raises(StudentError, match="'cuda' was asked for"):
+            FineTunedStudent(backbone="/no/such/model", device="cuda").fit(TEXTS, LABELS)
+    raw = tiny_config_dict()
+    raw["students"] = [{"type": "finetune", "device": "gpu"}]
+    with pytest.raises(ConfigError, match=r"students\[0\]\.device: .*'gpu' is no device: give auto, cpu, cuda"):
+        parse_config(raw)
