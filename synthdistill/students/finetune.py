@@ -17,6 +17,7 @@ import hashlib
 import json
 import random
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -72,7 +73,7 @@ class FineTunedStudent:
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.progress = progress
         self.classes: list[str] = []
-        self.history: list[dict[str, float]] = []  # per epoch: training loss, dev macro-F1
+        self.history: list[dict[str, float]] = []  # per epoch: training loss and seconds, dev macro-F1
         self.best_epoch: int | None = None
         self._model: Any = None
         self._tokenizer: Any = None
@@ -146,6 +147,7 @@ class FineTunedStudent:
         if start_epoch:
             generator.set_state(saved["shuffle_rng"].cpu())
         for epoch in range(start_epoch, self.params["epochs"]):
+            started = time.perf_counter()
             self._model.train()
             order = torch.randperm(len(texts), generator=generator).tolist()
             losses = []
@@ -159,7 +161,8 @@ class FineTunedStudent:
                 loss.backward()
                 optimizer.step()
                 losses.append(float(loss.detach()))
-            record = {"epoch": epoch + 1, "train_loss": float(np.mean(losses))}
+            record = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)),
+                      "seconds": round(time.perf_counter() - started, 3)}  # fmt: skip
             if dev is not None:
                 dev_f1 = classification_scores(list(dev[1]), self.predict(dev[0]), self.classes)["macro_f1"]
                 record["dev_macro_f1"] = dev_f1
