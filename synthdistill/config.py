@@ -230,6 +230,9 @@ class IclStudentSpec(_StudentSpecBase):
 class _TorchStudentSpec(_StudentSpecBase):
     placement_fields: ClassVar[frozenset[str]] = frozenset({"device"})
     device: str = Field("auto", description="auto: a CUDA GPU, else MPS, else the CPU; or cpu, cuda, cuda:N, mps")
+    precision: Literal["float32", "bfloat16"] = Field(
+        "float32", description="bfloat16: mixed precision (products in bfloat16, weights in float32); for GPUs"
+    )
 
     @field_validator("device")
     @classmethod

@@ -124,6 +124,25 @@ def test_lora_trains_on_the_device_and_serves_on_the_cpu(backbones, device, tmp_
     assert all(torch.allclose(got[name], expected[name], atol=1e-5) for name in expected)
 
 
+@pytest.mark.parametrize("device", DEVICES)
+def test_bfloat16_mixed_precision_learns_and_keeps_float32_weights(backbones, device):
+    encoder = FineTunedStudent(backbone=backbones["encoder"], epochs=12, learning_rate=3e-3, max_length=32,
+                               batch_size=4, precision="bfloat16", progress=False, device=device)  # fmt: skip
+    encoder.fit(TEXTS, LABELS)
+    assert {p.dtype for p in encoder._model.parameters()} == {torch.float32}
+    assert encoder.history[-1]["train_loss"] < encoder.history[0]["train_loss"] / 2
+    assert encoder.predict(TEXTS) == LABELS
+    decoder = LoraStudent(backbone=backbones["decoder"], steps=40, learning_rate=2e-2, batch_size=4, max_length=48,
+                          checkpoint_every=20, lora_rank=8, target_modules=["q_proj", "v_proj", "down_proj"],
+                          precision="bfloat16", progress=False, device=device)  # fmt: skip
+    decoder.fit(TEXTS, LABELS)
+    assert {p.dtype for p in decoder._model.parameters()} == {torch.float32}
+    assert decoder.history[-1]["train_loss"] < decoder.history[0]["train_loss"] / 2
+    assert np.allclose(decoder.predict_proba(TEXTS).sum(axis=1), 1.0)
+    with pytest.raises(StudentError, match="precision must be 'float32' or 'bfloat16', not 'float16'"):
+        LoraStudent(precision="float16")
+
+
 def test_a_device_that_is_not_here_is_a_clear_error_never_the_cpu():
     assert torch_device("cpu").type == "cpu"
     expected = "cuda" if torch.cuda.is_available() else "cpu"

@@ -51,6 +51,14 @@ def torch_device(requested: str = "auto") -> Any:
     return device
 
 
+def autocast(device: Any, precision: str) -> Any:
+    """Mixed precision for `bfloat16`: matrix products in bfloat16, weights and optimiser state kept in float32
+    (no loss scaling needed, unlike float16); `float32`: no change."""
+    import torch
+
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=precision == "bfloat16")
+
+
 def rng_states(device: Any) -> dict[str, Any]:
     """Random states for a checkpoint: the CPU's, and the GPU's where the model runs on one (dropout draws
     there), so a resumed run continues as if never interrupted."""

@@ -26,7 +26,7 @@ import numpy as np
 
 from synthdistill.errors import StudentError
 from synthdistill.evaluation import classification_scores
-from synthdistill.students.backbones import resolve_backbone, restore_rng_states, rng_states, torch_device
+from synthdistill.students.backbones import autocast, resolve_backbone, restore_rng_states, rng_states, torch_device
 from synthdistill.students.base import check_training_set, read_student, write_student
 
 PAPER_EPOCHS = 50
@@ -63,13 +63,17 @@ class FineTunedStudent:
         max_length: int = 256,
         batch_size: int | None = None,
         seed: int = 0,
+        precision: str = "float32",
         checkpoint_dir: str | Path | None = None,
         progress: bool = True,
         device: str = "auto",
     ):
+        if precision not in ("float32", "bfloat16"):
+            raise StudentError(f"precision must be 'float32' or 'bfloat16', not {precision!r}")
         self.device = device  # where it runs, not what it is: no part of params, checkpoints or the saved model
         self.params = {"backbone": backbone, "epochs": epochs, "learning_rate": learning_rate, "dropout": dropout,
-                       "max_length": max_length, "batch_size": batch_size, "seed": seed}  # fmt: skip
+                       "max_length": max_length, "batch_size": batch_size, "seed": seed,
+                       "precision": precision}  # fmt: skip
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.progress = progress
         self.classes: list[str] = []
@@ -156,7 +160,8 @@ class FineTunedStudent:
                               file=sys.stderr, disable=None if self.progress else True):  # fmt: skip
                 chosen = order[start : start + batch_size]
                 inputs = self._encode([texts[i] for i in chosen])
-                loss = self._model(**inputs, labels=targets[chosen]).loss
+                with autocast(device, self.params["precision"]):
+                    loss = self._model(**inputs, labels=targets[chosen]).loss
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
@@ -193,7 +198,8 @@ class FineTunedStudent:
         rows = []
         with torch.no_grad():
             for start in range(0, len(texts), 32):
-                logits = self._model(**self._encode(texts[start : start + 32])).logits
+                with autocast(self._model.device, self.params["precision"]):
+                    logits = self._model(**self._encode(texts[start : start + 32])).logits
                 rows.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
         self._model.train(was_training)
         return np.concatenate(rows) if rows else np.zeros((0, len(self.classes)))

@@ -34,7 +34,14 @@ from synthdistill.classify import parse_label_answer
 from synthdistill.config import Config
 from synthdistill.errors import StudentError
 from synthdistill.evaluation import classification_scores
-from synthdistill.students.backbones import GEMMA_270M, resolve_backbone, restore_rng_states, rng_states, torch_device
+from synthdistill.students.backbones import (
+    GEMMA_270M,
+    autocast,
+    resolve_backbone,
+    restore_rng_states,
+    rng_states,
+    torch_device,
+)
 from synthdistill.students.base import check_training_set, read_student, write_student
 
 PAPER_STEPS = 600
@@ -98,11 +105,14 @@ class LoraStudent:
         checkpoint_every: int = 50,
         label_names: Sequence[str] | None = None,
         seed: int = 0,
+        precision: str = "float32",
         checkpoint_dir: str | Path | None = None,
         progress: bool = True,
         device: str = "auto",
     ):
         self.device = device  # where it runs, not what it is: no part of params, checkpoints or the saved adapter
+        if precision not in ("float32", "bfloat16"):
+            raise StudentError(f"precision must be 'float32' or 'bfloat16', not {precision!r}")
         if decoding not in ("score", "generate"):
             raise StudentError(f"decoding must be 'score' or 'generate', not {decoding!r}")
         if min(steps, batch_size, checkpoint_every, lora_rank) < 1:
@@ -112,7 +122,7 @@ class LoraStudent:
         self.params = {"backbone": backbone, "steps": steps, "learning_rate": learning_rate, "batch_size": batch_size,
                        "max_length": max_length, "decoding": decoding, "lora_rank": lora_rank,
                        "lora_alpha": lora_alpha, "lora_dropout": lora_dropout, "target_modules": list(target_modules),
-                       "checkpoint_every": checkpoint_every, "seed": seed,
+                       "checkpoint_every": checkpoint_every, "seed": seed, "precision": precision,
                        "label_names": list(label_names) if label_names is not None else None}  # fmt: skip
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.progress = progress
@@ -274,7 +284,10 @@ class LoraStudent:
         started = time.perf_counter()
         for step in bar:
             chosen = _step_indices(step, self.params["batch_size"], len(texts), seed)
-            scores, n_tokens = self._answer_log_likelihoods([prompts[i] for i in chosen], [targets[i] for i in chosen])
+            with autocast(next(self._model.parameters()).device, self.params["precision"]):
+                scores, n_tokens = self._answer_log_likelihoods(
+                    [prompts[i] for i in chosen], [targets[i] for i in chosen]
+                )
             loss = -scores.sum() / n_tokens  # mean over answer tokens
             optimizer.zero_grad()
             loss.backward()
@@ -327,7 +340,7 @@ class LoraStudent:
         torch, _, _ = _libraries()
         was_training = self._model.training
         self._model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), autocast(next(self._model.parameters()).device, self.params["precision"]):
             if self.params["decoding"] == "generate":
                 rows = self._generated_rows(texts)
             else:
