@@ -51,6 +51,15 @@ def torch_device(requested: str = "auto") -> Any:
     return device
 
 
+PRECISIONS = ("float32", "bfloat16")
+
+
+def check_precision(precision: str) -> str:
+    if precision not in PRECISIONS:
+        raise StudentError(f"precision must be 'float32' or 'bfloat16', not {precision!r}")
+    return precision
+
+
 def autocast(device: Any, precision: str) -> Any:
     """Mixed precision for `bfloat16`: matrix products in bfloat16, weights and optimiser state kept in float32
     (no loss scaling needed, unlike float16); `float32`: no change."""

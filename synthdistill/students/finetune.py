@@ -26,7 +26,14 @@ import numpy as np
 
 from synthdistill.errors import StudentError
 from synthdistill.evaluation import classification_scores
-from synthdistill.students.backbones import autocast, resolve_backbone, restore_rng_states, rng_states, torch_device
+from synthdistill.students.backbones import (
+    autocast,
+    check_precision,
+    resolve_backbone,
+    restore_rng_states,
+    rng_states,
+    torch_device,
+)
 from synthdistill.students.base import check_training_set, read_student, write_student
 
 PAPER_EPOCHS = 50
@@ -68,12 +75,10 @@ class FineTunedStudent:
         progress: bool = True,
         device: str = "auto",
     ):
-        if precision not in ("float32", "bfloat16"):
-            raise StudentError(f"precision must be 'float32' or 'bfloat16', not {precision!r}")
         self.device = device  # where it runs, not what it is: no part of params, checkpoints or the saved model
         self.params = {"backbone": backbone, "epochs": epochs, "learning_rate": learning_rate, "dropout": dropout,
                        "max_length": max_length, "batch_size": batch_size, "seed": seed,
-                       "precision": precision}  # fmt: skip
+                       "precision": check_precision(precision)}  # fmt: skip
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.progress = progress
         self.classes: list[str] = []

@@ -37,6 +37,7 @@ from synthdistill.evaluation import classification_scores
 from synthdistill.students.backbones import (
     GEMMA_270M,
     autocast,
+    check_precision,
     resolve_backbone,
     restore_rng_states,
     rng_states,
@@ -111,8 +112,6 @@ class LoraStudent:
         device: str = "auto",
     ):
         self.device = device  # where it runs, not what it is: no part of params, checkpoints or the saved adapter
-        if precision not in ("float32", "bfloat16"):
-            raise StudentError(f"precision must be 'float32' or 'bfloat16', not {precision!r}")
         if decoding not in ("score", "generate"):
             raise StudentError(f"decoding must be 'score' or 'generate', not {decoding!r}")
         if min(steps, batch_size, checkpoint_every, lora_rank) < 1:
@@ -122,7 +121,8 @@ class LoraStudent:
         self.params = {"backbone": backbone, "steps": steps, "learning_rate": learning_rate, "batch_size": batch_size,
                        "max_length": max_length, "decoding": decoding, "lora_rank": lora_rank,
                        "lora_alpha": lora_alpha, "lora_dropout": lora_dropout, "target_modules": list(target_modules),
-                       "checkpoint_every": checkpoint_every, "seed": seed, "precision": precision,
+                       "checkpoint_every": checkpoint_every, "seed": seed,
+                       "precision": check_precision(precision),
                        "label_names": list(label_names) if label_names is not None else None}  # fmt: skip
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.progress = progress

@@ -32,17 +32,36 @@ SHAPES: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
-def write_random_backbone(directory: str | Path, shape: str, texts: Sequence[str], seed: int = 0) -> str:
-    """Write a model of `shape` (see SHAPES) with random weights and a tokenizer of the words in `texts`
-    (give the label names too: a word the tokenizer lacks is [UNK], and labels that are all [UNK] are one)."""
+def _settings(shape: str) -> dict[str, Any]:
+    if shape not in SHAPES:
+        raise StudentError(f"unknown backbone shape {shape!r}: choose from {', '.join(SHAPES)}")
+    return dict(SHAPES[shape])
+
+
+def random_model(shape: str, vocab_size: int = 0, seed: int = 0) -> Any:
+    """A model of `shape` (see SHAPES) with random weights and a vocabulary of at least `vocab_size` (a tiny
+    shape's is exactly that). A decoder comes with its LM head; an encoder without a head, which the finetune
+    student adds for its labels."""
     import torch
+    import transformers
+
+    settings = _settings(shape)
+    model_type = settings.pop("model_type")
+    settings["vocab_size"] = max(settings["vocab_size"] or 0, vocab_size)
+    torch.manual_seed(seed)
+    if model_type == "gemma3_text":
+        config = transformers.Gemma3TextConfig(**settings, pad_token_id=0, eos_token_id=1, bos_token_id=1)
+        return transformers.Gemma3ForCausalLM(config)
+    return transformers.AutoModel.from_config(transformers.AutoConfig.for_model(model_type, **settings))
+
+
+def write_random_backbone(directory: str | Path, shape: str, texts: Sequence[str], seed: int = 0) -> str:
+    """Write a model of `shape` with random weights and a tokenizer of the words in `texts` (give the label
+    names too: a word the tokenizer lacks is [UNK], and labels that are all [UNK] are one)."""
     import transformers
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
-    if shape not in SHAPES:
-        raise StudentError(f"unknown backbone shape {shape!r}: choose from {', '.join(SHAPES)}")
-    settings = dict(SHAPES[shape])
-    model_type = settings.pop("model_type")
+    _settings(shape)  # an unknown shape fails before any work
     directory = Path(directory)
     tokenizer = Tokenizer(models.WordLevel(unk_token="[UNK]"))
     tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
@@ -52,13 +71,5 @@ def write_random_backbone(directory: str | Path, shape: str, texts: Sequence[str
         tokenizer_object=tokenizer, pad_token="[PAD]", eos_token="[EOS]", unk_token="[UNK]"
     )
     wrapped.save_pretrained(directory)
-    settings["vocab_size"] = max(settings["vocab_size"] or 0, len(wrapped))
-    torch.manual_seed(seed)
-    if model_type == "gemma3_text":
-        config = transformers.Gemma3TextConfig(**settings, pad_token_id=0, eos_token_id=1, bos_token_id=1)
-        model = transformers.Gemma3ForCausalLM(config)
-    else:
-        config = transformers.AutoConfig.for_model(model_type, **settings)
-        model = transformers.AutoModel.from_config(config)  # no head: the student adds one for its labels
-    model.save_pretrained(directory)
+    random_model(shape, vocab_size=len(wrapped), seed=seed).save_pretrained(directory)
     return str(directory)

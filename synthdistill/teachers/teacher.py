@@ -150,7 +150,7 @@ class Teacher:
     ) -> list[Completion | None]:
 
         results: list[Completion | None] = [None] * len(requests)
-        if self.cache is None:  # keys only serve the cache; no hits and no twins to wait for
+        if self.cache is None:  # keys only serve the cache: skip them (7 us a request)
             keys, hits = [""] * len(requests), {}
         else:
             keys = [request_key(self.backend.model, request) for request in requests]
@@ -165,7 +165,12 @@ class Teacher:
                 self._count_cached(hit)
         if not missing:  # a re-run of a finished job: no event loop, no backend
             return results
-        repeated = {key for key, count in Counter(keys[i] for i in missing).items() if count > 1 and key}
+        # twins: a request repeated in the batch may be answered by its twin first, then read from the cache
+        repeated = (
+            {key for key, count in Counter(keys[i] for i in missing).items() if count > 1}
+            if self.cache is not None
+            else set()
+        )
 
         async def gather() -> list[Completion | None]:
             # max_concurrency workers pulling from one queue: a task and a semaphore wait per request cost
