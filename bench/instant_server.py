@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import multiprocessing
+import random
 import socket
+import zlib
 
 ANSWER = {
     "choices": [{"text": " A quick sentence about the topic.", "index": 0, "finish_reason": "stop"}],
@@ -11,15 +13,36 @@ ANSWER = {
 }
 
 
-def _serve(port: int) -> None:
+# a vocabulary for varied answers: every request gets its own sentence, as a real teacher's would
+_WORDS = [
+    f"{syllable}{vowel}{end}" for syllable in "bdfgklmnprstvz" for vowel in "aeiou" for end in ("", "n", "r", "s")
+]
+
+
+def varied_answer(body: bytes) -> dict:
+    """Eight to sixteen words chosen by a hash of the request body: the same request, the same answer."""
+    rng = random.Random(zlib.crc32(body))
+    text = " " + " ".join(rng.choices(_WORDS, k=rng.randint(8, 16))).capitalize() + "."
+    return {**ANSWER, "choices": [{**ANSWER["choices"][0], "text": text}]}
+
+
+def _serve(port: int, varied: bool) -> None:
     from aiohttp import web
 
+    answered = 0
+
     async def completions(request: web.Request) -> web.Response:
-        await request.read()
-        return web.json_response(ANSWER)
+        nonlocal answered
+        body = await request.read()
+        answered += 1
+        return web.json_response(varied_answer(body) if varied else ANSWER)
+
+    async def count(request: web.Request) -> web.Response:
+        return web.json_response({"answered": answered})
 
     app = web.Application()
     app.router.add_post("/v1/completions", completions)
+    app.router.add_get("/count", count)  # how many requests it answered: what a client paid for
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
@@ -29,10 +52,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start() -> tuple[multiprocessing.Process, str]:
-    """Start the server; return the process and its base URL once it accepts connections."""
+def start(*, varied: bool = False) -> tuple[multiprocessing.Process, str]:
+    """Start the server; return the process and its base URL once it accepts connections. `varied`: a
+    different sentence per request (for jobs whose filters would drop identical answers)."""
     port = free_port()
-    process = multiprocessing.Process(target=_serve, args=(port,), daemon=True)
+    process = multiprocessing.Process(target=_serve, args=(port, varied), daemon=True)
     process.start()
     for _ in range(200):
         try:

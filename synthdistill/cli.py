@@ -83,6 +83,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--api-key-env", help="require the key held in this environment variable")
     serve.add_argument("--max-batch", type=int, default=64, help="most texts per request")
     serve.add_argument("--max-body-bytes", type=int, default=1_000_000)
+    serve.add_argument("--workers", type=int, default=2, help="predictions of long requests at once (default: 2)")
+    serve.add_argument("--pool", choices=["process", "thread"], default="process",
+                       help="where long requests run (thread: for students that release the GIL)")  # fmt: skip
+    serve.add_argument("--max-queue", type=int, default=8,
+                       help="long requests waiting for a worker before the answer is 503 (default: 8)")  # fmt: skip
+    serve.add_argument("--read-timeout-s", type=float, default=10.0,
+                       help="seconds a client has to send its headers, and again its body (default: 10)")  # fmt: skip
     return parser
 
 
@@ -106,11 +113,14 @@ def _dispatch(args: argparse.Namespace) -> None:
         from synthdistill.serve import serve
 
         serve(args.student, host=args.host, port=args.port, api_key_env=args.api_key_env,
-              max_batch=args.max_batch, max_body_bytes=args.max_body_bytes)  # fmt: skip
+              max_batch=args.max_batch, max_body_bytes=args.max_body_bytes, workers=args.workers, pool=args.pool,
+              max_queue=args.max_queue, read_timeout_s=args.read_timeout_s)  # fmt: skip
         return
     if args.command == "predict":
-        from synthdistill.data import read_examples, write_jsonl
+        from synthdistill.data import check_output_file, read_examples, write_jsonl
 
+        if args.output is not None:
+            check_output_file(args.output, "--output")
         texts = list(args.text)
         if args.input is not None:
             texts += [e.text for e in read_examples(args.input, text_column=args.text_column, label_column=None)]
@@ -125,11 +135,16 @@ def _dispatch(args: argparse.Namespace) -> None:
                 print(json.dumps(row, ensure_ascii=False))
         return
 
+    from synthdistill.data import check_output_file, check_output_folder, output_format
+
+    check_output_folder(args.out, "--out")  # before any work: a file given as --out is one line, not a traceback
     if args.command in ("experiment", "reproduce"):
         _experiment(args)
         return
     config = load_config(args.config)
     progress = not args.no_progress
+    if getattr(args, "export", None) is not None:
+        output_format(check_output_file(args.export, "--export"))
     if args.command == "run":
         summary = pipeline.run(config, args.out, progress=progress)
         print(summary.report)
@@ -144,9 +159,7 @@ def _dispatch(args: argparse.Namespace) -> None:
             executor = RayExecutor(args.address, num_cpus=args.workers)
             samples, dropped, stats = generate_sharded(config, args.out, executor)
         else:
-            with pipeline.opened_teacher(
-                config, pipeline.prepare_output(config, args.out), progress=progress
-            ) as teacher:
+            with pipeline.opened_teacher(config, pipeline.output_folder(args.out), progress=progress) as teacher:
                 samples, dropped = pipeline.generate(config, args.out, teacher)
                 stats = teacher.stats
         if args.export is not None:
@@ -163,7 +176,7 @@ def _dispatch(args: argparse.Namespace) -> None:
                 f"{entry['classifier']} on {entry['train_source']} ({entry['language']}, n={entry['n_train']}): {where}"
             )
     elif args.command == "classify":
-        with pipeline.opened_teacher(config, pipeline.prepare_output(config, args.out), progress=progress) as teacher:
+        with pipeline.opened_teacher(config, pipeline.output_folder(args.out), progress=progress) as teacher:
             for record in pipeline.classify(config, args.out, teacher):
                 print(
                     f"{record.language} {record.classifier}: macro-F1 {record.macro_f1:.3f}, "

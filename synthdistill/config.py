@@ -12,6 +12,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from synthdistill.errors import ConfigError
 from synthdistill.languages import resolve_language
 
+_FOLDER_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_+-]|\.(?!\.)){0,63}")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+_URL = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[^/\s:\[\]]+)(:[0-9]+)?(/\S*)?")
+
+
+def looks_like_a_secret(value: str) -> bool:
+    """A pasted key rather than a variable's name: not a name at all, or long with lower case and digits (names
+    of environment variables are upper case by custom: OPENAI_API_KEY, HF_TOKEN)."""
+    if not _ENV_NAME.fullmatch(value):
+        return True
+    return len(value) >= 24 and any(c.islower() for c in value) and any(c.isdigit() for c in value)
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -89,8 +101,29 @@ class TeacherSpec(_Strict):
     n_parallel: int = Field(4, ge=1, le=64, description="llama.cpp slots (embedded)")
     n_ctx: int = Field(8192, ge=512, description="context size shared by all slots (embedded)")
     n_threads: int | None = Field(None, ge=1, description="CPU threads (embedded; default: all cores)")
+    cache_ram_mib: int = Field(
+        256, ge=0, description="llama.cpp's prompt cache in host memory, MiB (embedded; 0: none; bounds the RSS)"
+    )
     price_per_million_prompt: float | None = Field(None, ge=0, description="for the cost estimate")
     price_per_million_completion: float | None = Field(None, ge=0, description="for the cost estimate")
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute_urls(cls, value: str | list[str] | None) -> str | list[str] | None:
+        for url in [value] if isinstance(value, str) else value or []:
+            if not _URL.fullmatch(url):
+                raise ValueError(f"{url!r} is not an http:// or https:// URL, e.g. http://127.0.0.1:8000/v1")
+        return value
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _a_name_not_a_key(cls, value: str | None) -> str | None:
+        if value is not None and looks_like_a_secret(value):  # never echo it: it may be the key itself
+            raise ValueError(
+                "give the name of the environment variable that holds the key (e.g. OPENAI_API_KEY); the value "
+                "given looks like a key itself and is not shown"
+            )
+        return value
 
     @model_validator(mode="after")
     def _openai_needs_endpoint(self) -> TeacherSpec:
@@ -188,8 +221,19 @@ class DataSpec(_Strict):
 
 class _StudentSpecBase(_Strict):
     placement_fields: ClassVar[frozenset[str]] = frozenset()  # where it runs, not what it learns
-    name: str | None = None
+    name: str | None = Field(None, description="folder name under students/: letters, digits, . _ + -")
     train_on: list[Literal["synthetic", "human"]] = Field(default_factory=lambda: ["synthetic"], min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _safe_folder_name(cls, name: str | None) -> str | None:
+        """The name becomes a folder under the output: nothing that could lead outside it."""
+        if name is not None and not _FOLDER_NAME.fullmatch(name):
+            raise ValueError(
+                "must be a plain folder name: a letter or digit, then letters, digits, '.', '_', '+' or '-' "
+                "(at most 64 characters, no '/', no '..')"
+            )
+        return name
 
     @property
     def display_name(self) -> str:

@@ -35,6 +35,14 @@ class Example:
         return row
 
 
+def output_format(path: Path) -> Format:
+    """The format a file will be written in, from its extension; DataError naming the file when unknown."""
+    try:
+        return _detect_format(path, "auto")
+    except DataError:
+        raise DataError(f"{path}: cannot tell the format from the extension: use .jsonl, .csv or .parquet") from None
+
+
 def _detect_format(path: Path, fmt: Format) -> Format:
     if fmt != "auto":
         return fmt
@@ -52,7 +60,7 @@ def _records_jsonl(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             try:
-                line = raw.decode("utf-8")
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")  # a byte-order mark is no JSON
             except UnicodeDecodeError:
                 raise DataError(f"{path}:{number}: not UTF-8 text") from None
             if not line.strip():
@@ -69,7 +77,7 @@ def _records_jsonl(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
 def _records_csv(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     try:
-        with path.open(encoding="utf-8", newline="") as handle:
+        with path.open(encoding="utf-8-sig", newline="") as handle:  # a byte-order mark is no column name
             reader = csv.DictReader(handle, delimiter=delimiter)
             for record in reader:
                 yield reader.line_num, record
@@ -103,6 +111,8 @@ def read_examples(
     With `label_column=None` only texts are read (labels left empty), for prediction input.
     """
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder; give a data file")
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     kind = _detect_format(path, fmt)
@@ -112,8 +122,11 @@ def read_examples(
     for number, record in reader(path):
         where = f"{path}:{number}" if kind != "parquet" else f"{path}: row {number}"
         text = record.get(text_column)
-        if not isinstance(text, str):
+        if text is None:
             raise DataError(f"{where}: missing text column {text_column!r}")
+        if not isinstance(text, str):
+            kind_of = "a number" if isinstance(text, int | float) else f"a JSON {type(text).__name__}"
+            raise DataError(f"{where}: text column {text_column!r} holds {kind_of}, not text")
         if not text.strip():
             raise DataError(f"{where}: empty text")
         label = ""
@@ -142,12 +155,50 @@ def read_json_file(path: str | Path, what: str) -> Any:
         raise DataError(f"{path}: {what} file is not valid JSON: {err}") from None
 
 
-def atomic_write_text(path: str | Path, content: str) -> None:
-    """Write a file whole or not at all, so an interrupted run never leaves a half file behind."""
+def _process_umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it: done once, at import, before any thread writes
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_process_umask()  # what open() would give a new file
+
+
+def check_output_file(path: str | Path, what: str) -> Path:
+    """Fail before any work when `path` cannot become a file: it is a folder, or lies under a file."""
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{what} {path}: is a folder; give a file name")
+    _check_parents(path, what)
+    return path
+
+
+def check_output_folder(path: str | Path, what: str) -> Path:
+    """Fail before any work when `path` cannot be a folder: it is a file, or lies under a file."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise DataError(f"{what} {path}: is a file; give a folder")
+    _check_parents(path, what)
+    return path
+
+
+def _check_parents(path: Path, what: str) -> None:
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise DataError(f"{what} {path}: {parent} is a file, not a folder")
+            return
+
+
+def atomic_write_text(path: str | Path, content: str) -> None:
+    """Write a file whole or not at all, so an interrupted run never leaves a half file behind; with the
+    permissions that the umask gives any new file (mkstemp's own are 0600)."""
+    path = Path(path)
+    check_output_file(path, "cannot write")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, _FILE_MODE)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(content)
         os.replace(tmp, path)
@@ -156,13 +207,16 @@ def atomic_write_text(path: str | Path, content: str) -> None:
         raise
 
 
+_JSON_LINE = json.JSONEncoder(ensure_ascii=False)  # json.dumps(row, ensure_ascii=False) without an encoder per row
+
+
 def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
-    atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+    atomic_write_text(path, "".join(_JSON_LINE.encode(row) + "\n" for row in rows))
 
 
 def write_examples(path: str | Path, examples: Iterable[Example], fmt: Format = "auto") -> None:
     """Write rows as JSONL, CSV or Parquet (by extension unless `fmt` says), whole or not at all."""
-    path = Path(path)
+    path = check_output_file(path, "cannot write")
     kind = _detect_format(path, fmt)
     rows = [example.to_dict() for example in examples]
     if kind == "jsonl":

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import random
 import re
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from itertools import combinations
 
 from synthdistill.config import Config
 from synthdistill.data import Example
@@ -17,28 +17,56 @@ from synthdistill.languages import resolve_language
 from synthdistill.near_duplicates import jaccard, shingles
 from synthdistill.teachers.teacher import TeacherStats
 
-_TOKEN = re.compile(r"\w+", re.UNICODE)
+_SEPARATOR = "\x1e"  # between texts: not a word character
+_TOKEN_OR_SEPARATOR = re.compile(r"\w+|\x1e", re.UNICODE)
 _MAX_PAIRS = 2000
+_CHUNK = 5000  # texts tokenised at once
 
 
-def distinct_ngrams(texts: Sequence[str], n: int) -> float:
-    """Distinct word n-grams over all n-grams (distinct-n): 1.0 means no n-gram repeats."""
-    grams: list[tuple[str, ...]] = []
-    for text in texts:
-        words = [w.casefold() for w in _TOKEN.findall(text)]
-        grams += [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
-    return len(set(grams)) / len(grams) if grams else 0.0
+def distinct_ngrams(texts: Sequence[str], sizes: Sequence[int] = (1, 2)) -> list[float]:
+    """Distinct word n-grams over all n-grams (distinct-n) for each n in `sizes`: 1.0 means no n-gram repeats.
+
+    Texts are tokenised a chunk at a time, joined by a separator that no n-gram may span: one regex call per
+    chunk instead of one per text, and memory bounded by the chunk, not the dataset.
+    """
+    seen: list[set] = [set() for _ in sizes]
+    totals = [0] * len(sizes)
+    for start in range(0, len(texts), _CHUNK):
+        tokens = _TOKEN_OR_SEPARATOR.findall(_SEPARATOR.join(texts[start : start + _CHUNK]).casefold())
+        for position, n in enumerate(sizes):
+            if n == 1:
+                grams: list = [t for t in tokens if t != _SEPARATOR]
+            else:
+                grams = [g for g in zip(*(tokens[i:] for i in range(n)), strict=False) if _SEPARATOR not in g]
+            totals[position] += len(grams)
+            seen[position].update(grams)
+    return [len(grams) / total if total else 0.0 for grams, total in zip(seen, totals, strict=True)]
 
 
 def mean_pairwise_similarity(texts: Sequence[str], seed: int = 0) -> float:
-    """Mean character 5-gram Jaccard similarity over all pairs, or 2,000 random pairs of a larger set."""
-    if len(texts) < 2:
+    """Mean character 5-gram Jaccard similarity over all pairs, or 2,000 random pairs of a larger set.
+
+    Pairs are drawn by their rank among all pairs, so time and memory grow with the sample count, not its square.
+    """
+    n = len(texts)
+    if n < 2:
         return 0.0
-    sets = [shingles(t) for t in texts]
-    pairs = list(combinations(range(len(texts)), 2))
-    if len(pairs) > _MAX_PAIRS:
-        pairs = random.Random(seed).sample(pairs, _MAX_PAIRS)
-    return sum(jaccard(sets[i], sets[j]) for i, j in pairs) / len(pairs)
+    n_pairs = n * (n - 1) // 2
+    ranks = range(n_pairs) if n_pairs <= _MAX_PAIRS else random.Random(seed).sample(range(n_pairs), _MAX_PAIRS)
+    starts = [i * (2 * n - i - 1) // 2 for i in range(n - 1)]  # rank of the pair (i, i + 1)
+    sets: dict[int, frozenset[str]] = {}
+
+    def shingled(index: int) -> frozenset[str]:
+        if index not in sets:
+            sets[index] = shingles(texts[index])
+        return sets[index]
+
+    total = 0.0
+    for rank in ranks:
+        i = bisect_right(starts, rank) - 1
+        j = i + 1 + rank - starts[i]
+        total += jaccard(shingled(i), shingled(j))
+    return total / len(ranks)
 
 
 def estimated_cost(config: Config, prompt_tokens: int, completion_tokens: int) -> float | None:
@@ -70,26 +98,31 @@ def render_card(
         "| language | " + " | ".join(labels) + " | total |",
         "|---" * (len(labels) + 2) + "|",
     ]
+    kept = Counter((s.language, s.label) for s in samples)
     for language in task.languages:
-        counts = [sum(1 for s in samples if s.language == language and s.label == label) for label in labels]
+        counts = [kept[language, label] for label in labels]
         lines.append(f"| {language} | " + " | ".join(map(str, counts)) + f" | {sum(counts)} |")
 
     lines += ["", "## Dropped (all kept in dropped.jsonl)", ""]
     reasons = sorted({d.reason for d in dropped})
     if reasons:
         lines += ["| language | " + " | ".join(reasons) + " |", "|---" * (len(reasons) + 1) + "|"]
+        by_language = Counter((d.language, d.reason) for d in dropped)
         for language in task.languages:
-            counts = Counter(d.reason for d in dropped if d.language == language)
-            lines.append(f"| {language} | " + " | ".join(str(counts[r]) for r in reasons) + " |")
+            lines.append(f"| {language} | " + " | ".join(str(by_language[language, r]) for r in reasons) + " |")
     else:
         lines.append("Nothing was dropped.")
 
     lines += ["", "## Diversity", "", "| language | samples | distinct-1 | distinct-2 | mean pairwise similarity |",
               "|---|---:|---:|---:|---:|"]  # fmt: skip
+    texts_of: dict[str | None, list[str]] = {}
+    for sample in samples:
+        texts_of.setdefault(sample.language, []).append(sample.text)
     for language in task.languages:
-        texts = [s.text for s in samples if s.language == language]
+        texts = texts_of.get(language, [])
+        distinct_1, distinct_2 = distinct_ngrams(texts, (1, 2))
         lines.append(
-            f"| {language} | {len(texts)} | {distinct_ngrams(texts, 1):.3f} | {distinct_ngrams(texts, 2):.3f} "
+            f"| {language} | {len(texts)} | {distinct_1:.3f} | {distinct_2:.3f} "
             f"| {mean_pairwise_similarity(texts):.3f} |"
         )
     lines += ["", "Similarity: character 5-gram Jaccard; lower is more diverse.", ""]
@@ -110,8 +143,11 @@ def render_card(
     lines += ["", "## How it was made", ""]
     templates = sorted({str(s.meta.get("template")) for s in samples} | {str(d.meta.get("template")) for d in dropped})
     lines.append(f"- Templates: {', '.join(t for t in templates if t != 'None') or 'none'}")
-    unchecked = [code for code in task.languages if not is_identifiable(resolve_language(code))]
-    if config.filters.language_id and unchecked:
+    # the language-ID model is loaded only when the filter is on
+    unchecked = (
+        [c for c in task.languages if not is_identifiable(resolve_language(c))] if config.filters.language_id else []
+    )
+    if unchecked:
         lines.append(f"- Language ID has no model for {', '.join(unchecked)}: only the script was checked")
     if summaries:
         lines += ["- Label summaries written by the teacher (label_summaries.json):"]

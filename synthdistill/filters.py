@@ -14,19 +14,12 @@ from synthdistill.data import Example, sample_per_label
 from synthdistill.generation import DroppedSample
 from synthdistill.language_id import check_language
 from synthdistill.languages import resolve_language
-from synthdistill.near_duplicates import near_duplicate_pairs, normalise_text
+from synthdistill.near_duplicates import find_root, near_duplicate_pairs, normalise_text
 from synthdistill.teachers.teacher import Teacher
 
 
 def _drop(example: Example, reason: str) -> DroppedSample:
     return DroppedSample(example.text, example.language or "", example.label, reason, dict(example.meta))
-
-
-def _find(parent: list[int], i: int) -> int:
-    while parent[i] != i:
-        parent[i] = parent[parent[i]]
-        i = parent[i]
-    return i
 
 
 def deduplicate(samples: Sequence[Example], near_threshold: float | None) -> tuple[list[Example], list[DroppedSample]]:
@@ -38,13 +31,14 @@ def deduplicate(samples: Sequence[Example], near_threshold: float | None) -> tup
         parent = list(range(len(indices)))
         first_of: dict[str, int] = {}
         for position, key in enumerate(keys):
-            parent[position] = _find(parent, first_of.setdefault(key, position))
+            parent[position] = find_root(parent, first_of.setdefault(key, position))
         if near_threshold is not None and near_threshold < 1:
-            for a, b in near_duplicate_pairs([samples[i].text for i in indices], near_threshold):
-                parent[_find(parent, b)] = _find(parent, a)
+            distinct = list(first_of.values())  # exact copies are grouped already: compare each text once
+            for a, b in near_duplicate_pairs([samples[indices[p]].text for p in distinct], near_threshold):
+                parent[find_root(parent, distinct[b])] = find_root(parent, distinct[a])
         groups: dict[int, list[int]] = {}
         for position in range(len(indices)):
-            groups.setdefault(_find(parent, position), []).append(position)
+            groups.setdefault(find_root(parent, position), []).append(position)
         for members in groups.values():
             ambiguous = len({samples[indices[m]].label for m in members}) > 1
             for m in members:

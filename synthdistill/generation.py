@@ -105,26 +105,29 @@ def plan_generation(
             pool = by_label.get(label.name, [])
             description = (summaries or {}).get(language, {}).get(label.name) or label.description
             words = tuple((taboo or {}).get((language, label.name), ()))
+            rendered: dict[tuple[tuple[str, ...], str | None], RenderedPrompt] = {}  # without demos, one prompt
             for call in range(calls_per_label(config)):
                 round_number = round_of(config, call)
                 if round_index is not None and round_number != round_index:
                     continue
                 seed = sample_seed(gen.seed, task.name, language, label.name, call)
-                demos = random.Random(seed).sample(pool, min(gen.demos_per_prompt, len(pool)))
+                demos = random.Random(seed).sample(pool, min(gen.demos_per_prompt, len(pool))) if pool else []
                 attribute = _attribute(config, label.name, call)
-                prompt = render(
-                    template,
-                    **names,
-                    domain=task.domain,
-                    text_kind=task.text_kind,
-                    label_kind=task.label_kind,
-                    label=label.name,
-                    description=description,
-                    demos=demos,
-                    attribute=attribute,
-                    taboo=list(words),
-                    n=n,
-                )
+                prompt = rendered.get((tuple(demos), attribute))
+                if prompt is None:
+                    prompt = rendered[tuple(demos), attribute] = render(
+                        template,
+                        **names,
+                        domain=task.domain,
+                        text_kind=task.text_kind,
+                        label_kind=task.label_kind,
+                        label=label.name,
+                        description=description,
+                        demos=demos,
+                        attribute=attribute,
+                        taboo=list(words),
+                        n=n,
+                    )
                 common = {
                     "max_tokens": gen.max_tokens * n,
                     "temperature": gen.temperature,

@@ -40,22 +40,55 @@ def minhash_signatures(sets: Sequence[frozenset[str]], num_perm: int = 64, seed:
     return signatures
 
 
+def find_root(parent: list[int], i: int) -> int:
+    """Union-find: the representative of i's group, halving the path on the way."""
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
 def near_duplicate_pairs(
     texts: Sequence[str], threshold: float = 0.8, num_perm: int = 64, bands: int = 16
 ) -> list[tuple[int, int]]:
-    """Pairs (i < j) whose character 5-gram Jaccard similarity is at least `threshold`."""
+    """Pairs (i < j) whose character 5-gram Jaccard similarity is at least `threshold`: enough of them to connect
+    every group of near-duplicates (the groups are what deduplication needs), not every such pair.
+
+    A text sharing an LSH bucket with texts already linked to each other is checked against that group until
+    one member matches, so a bucket of thousands of near-identical texts (a teacher repeating itself) costs
+    time linear in its size, not quadratic.
+    """
     if len(texts) < 2:
         return []
     sets = [shingles(t) for t in texts]
     signatures = minhash_signatures(sets, num_perm)
     rows = num_perm // bands
-    candidates: set[tuple[int, int]] = set()
+    parent = list(range(len(texts)))
+    links: list[tuple[int, int]] = []
     for band in range(bands):
         buckets: dict[bytes, list[int]] = defaultdict(list)
         for index, signature in enumerate(signatures[:, band * rows : (band + 1) * rows]):
             buckets[signature.tobytes()].append(index)
         for members in buckets.values():
-            for i, first in enumerate(members):
-                for second in members[i + 1 :]:
-                    candidates.add((first, second))
-    return sorted((i, j) for i, j in candidates if jaccard(sets[i], sets[j]) >= threshold)
+            if len(members) < 2:
+                continue
+            groups: list[list[int]] = []  # this bucket's members seen so far, by the group they belong to
+            for member in members:
+                home: list[int] | None = None
+                for group in list(groups):
+                    if find_root(parent, group[0]) != find_root(parent, member):
+                        match = next((o for o in group if jaccard(sets[o], sets[member]) >= threshold), None)
+                        if match is None:
+                            continue
+                        links.append((match, member))
+                        parent[find_root(parent, member)] = find_root(parent, match)
+                    if home is None:
+                        home = group
+                    else:  # the member joins two groups of this bucket into one
+                        home += group
+                        groups.remove(group)
+                if home is None:
+                    groups.append([member])
+                else:
+                    home.append(member)
+    return sorted(links)

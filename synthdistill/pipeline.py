@@ -3,11 +3,16 @@
 Output folder: config.yaml (resolved, re-runnable), cache.sqlite (teacher answers), synthetic.jsonl,
 dropped.jsonl, dataset_card.md, teacher_predictions.jsonl, teacher_results.json, students/, results.json,
 report.md.
+
+A stage writes its files when it succeeds (`run` and `train` write theirs aside and move them over the old
+ones at the end), so a failed or interrupted run leaves an earlier run's outputs as they were.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -15,7 +20,15 @@ from pathlib import Path
 
 from synthdistill.classify import TeacherSetting, calibrate, classify_with_teacher, content_free_baseline
 from synthdistill.config import Config
-from synthdistill.data import Example, atomic_write_text, read_examples, sample_per_label, write_examples, write_jsonl
+from synthdistill.data import (
+    Example,
+    atomic_write_text,
+    check_output_folder,
+    read_examples,
+    sample_per_label,
+    write_examples,
+    write_jsonl,
+)
 from synthdistill.dataset_card import render_card
 from synthdistill.errors import BudgetExhaustedError, DataError, StudentError
 from synthdistill.evaluation import classification_scores
@@ -31,6 +44,8 @@ SYNTHETIC_FILE = "synthetic.jsonl"
 DROPPED_FILE = "dropped.jsonl"
 TEACHER_RESULTS_FILE = "teacher_results.json"
 STUDENT_INDEX_FILE = "students/index.json"
+RUN_STAGING = "incomplete-run"  # what a run that has not finished wrote so far
+TRAIN_STAGING = "incomplete-train"
 
 
 @dataclass
@@ -67,11 +82,40 @@ def load_datasets(config: Config) -> dict[str, LanguageData]:
     return datasets
 
 
-def prepare_output(config: Config, out: str | Path) -> Path:
-    out = Path(out)
+def output_folder(out: str | Path) -> Path:
+    """The output folder, made if needed; a clear error when it is a file or lies under one."""
+    out = check_output_folder(out, "output folder")
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "config.yaml", config.to_yaml())
     return out
+
+
+def write_config(config: Config, out: Path) -> None:
+    """The resolved config, written by a stage that succeeded: a failed one never replaces a good one's."""
+    atomic_write_text(out / "config.yaml", config.to_yaml())
+
+
+@contextmanager
+def staged_outputs(out: Path, name: str) -> Iterator[Path]:
+    """A folder `out/name` for a stage's new files, moved over the old ones only when the stage succeeds.
+
+    On a failure the old outputs stay as they were and the new files stay in `out/name` to look at; the next
+    attempt starts that folder afresh (answers paid for live in the request cache, not here).
+    """
+    staging = out / name
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    yield staging
+    for entry in sorted(staging.iterdir()):
+        target = out / entry.name
+        if target.is_dir() and not target.is_symlink():
+            replaced = out / f".{entry.name}.replaced"  # folders cannot be swapped in one step: move the old aside
+            shutil.rmtree(replaced, ignore_errors=True)
+            target.rename(replaced)
+            entry.rename(target)
+            shutil.rmtree(replaced)
+        else:
+            os.replace(entry, target)
+    staging.rmdir()
 
 
 @contextmanager
@@ -101,7 +145,7 @@ def generate(
 ) -> tuple[list[Example], list[DroppedSample]]:
     """Write synthetic.jsonl (kept samples with provenance), dropped.jsonl, dataset_card.md and, with label
     summaries, label_summaries.json."""
-    out = prepare_output(config, out)
+    out = output_folder(out)
     datasets = load_datasets(config)
     seeds = _seed_pools(config, datasets)
     with _teacher_or(config, out, teacher, progress) as active:
@@ -140,6 +184,7 @@ def write_generation_outputs(
     write_jsonl(out / DROPPED_FILE, (row.to_dict() for row in dropped))
     atomic_write_text(out / "dataset_card.md", card)
     write_examples(out / SYNTHETIC_FILE, samples)
+    write_config(config, out)
 
 
 @contextmanager
@@ -159,12 +204,24 @@ def read_synthetic(config: Config, path: str | Path) -> list[Example]:
     return examples
 
 
-def train(config: Config, out: str | Path, synthetic: Sequence[Example] | None = None) -> list[dict]:
-    """Train every configured student on each of its sources, per language; save under students/."""
+def train(
+    config: Config, out: str | Path, synthetic: Sequence[Example] | None = None, *, workdir: Path | None = None
+) -> list[dict]:
+    """Train every configured student on each of its sources, per language; save under students/, replacing
+    the folder's students only once all are trained. `workdir`: where students keep caches and checkpoints
+    (default: `out`)."""
     out = Path(out)
     if synthetic is None:
         synthetic = read_synthetic(config, out / SYNTHETIC_FILE)
     datasets = load_datasets(config)
+    out = output_folder(out)
+    with staged_outputs(out, TRAIN_STAGING) as staging:
+        return _train_into(config, staging, synthetic, datasets, workdir or out)
+
+
+def _train_into(
+    config: Config, out: Path, synthetic: Sequence[Example], datasets: dict[str, LanguageData], workdir: Path
+) -> list[dict]:
     registry = student_registry()
     trained: list[dict] = []
     for spec in config.students:
@@ -179,7 +236,7 @@ def train(config: Config, out: str | Path, synthetic: Sequence[Example] | None =
                 where = f"student {spec.display_name} on {source} data for {language}"
                 try:
                     student = registry[spec.type].from_options(
-                        dict(options), seed=config.generation.seed, workdir=out, config=config, language=language
+                        dict(options), seed=config.generation.seed, workdir=workdir, config=config, language=language
                     )
                     dev_rows = datasets[language].dev
                     dev = ([e.text for e in dev_rows], [e.label for e in dev_rows]) if dev_rows else None
@@ -260,7 +317,7 @@ def classify(
     """Score the teacher itself as a classifier on each test set, in every configured setting (shots,
     label names or numbers, with and without contextual calibration); with a human dev split, the setting
     best on dev is reported once more as teacher-best-on-dev. Test data never chooses a setting."""
-    out = prepare_output(config, out)
+    out = output_folder(out)
     datasets = load_datasets(config)
     records: list[ResultRecord] = []
     predictions_rows: list[dict] = []
@@ -275,6 +332,7 @@ def classify(
                 records.append(replace(best, classifier=BEST_TEACHER, setting=best.classifier))
     write_jsonl(out / "teacher_predictions.jsonl", predictions_rows)
     atomic_write_text(out / TEACHER_RESULTS_FILE, json.dumps([r.to_dict() for r in records], indent=1) + "\n")
+    write_config(config, out)
     return records
 
 
@@ -322,22 +380,26 @@ def evaluate(config: Config, out: str | Path) -> tuple[list[ResultRecord], str]:
 
 
 def run(config: Config, out: str | Path, *, progress: bool = True) -> RunSummary:
-    """Generate, filter, train, classify with the teacher, evaluate, report: the whole job."""
-    out = prepare_output(config, out)
+    """Generate, filter, train, classify with the teacher, evaluate, report: the whole job.
+
+    Every output is written into OUT/incomplete-run/ and moved over the folder's earlier outputs at the end, so
+    an earlier run's results never pass for this one's, and a failed run destroys none of them. The request
+    cache and the students' caches stay in OUT itself: a re-run pays for nothing twice."""
+    out = output_folder(out)
     load_datasets(config)  # fail on bad data before the teacher starts
-    for stale in ("results.json", "report.md"):  # an earlier run's results must not pass for this one's
-        (out / stale).unlink(missing_ok=True)
-    with opened_teacher(config, out, progress=progress) as teacher:
-        samples, dropped = generate(config, out, teacher)
-        if teacher.stats.not_sent:
-            raise BudgetExhaustedError(
-                f"the teacher budget was spent during generation ({teacher.stats.not_sent} requests not sent): "
-                f"{len(samples)} samples so far are in {out / SYNTHETIC_FILE}; training and evaluation skipped"
-            )
-        classify(config, out, teacher)
-        stats = teacher.stats
-    train(config, out, samples)
-    records, report = evaluate(config, out)
+    with staged_outputs(out, RUN_STAGING) as staging:
+        with opened_teacher(config, out, progress=progress) as teacher:
+            samples, dropped = generate(config, staging, teacher)
+            if teacher.stats.not_sent:
+                raise BudgetExhaustedError(
+                    f"the teacher budget was spent during generation ({teacher.stats.not_sent} requests not sent): "
+                    f"{len(samples)} samples so far are in {staging / SYNTHETIC_FILE}; training and evaluation "
+                    "skipped"
+                )
+            classify(config, staging, teacher)
+            stats = teacher.stats
+        train(config, staging, samples, workdir=out)
+        records, report = evaluate(config, staging)
     return RunSummary(records, report, stats, n_synthetic=len(samples), n_dropped=len(dropped))
 
 

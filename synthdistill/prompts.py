@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 import jinja2
@@ -17,7 +17,7 @@ class RenderedPrompt:
     text: str
     template: str  # e.g. generate.completion.v1
 
-    @property
+    @cached_property
     def digest(self) -> str:
         return prompt_hash(self.text)
 

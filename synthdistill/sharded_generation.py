@@ -26,10 +26,10 @@ SHARDS_DIR = "shards"
 
 def generate_shard(payload: dict[str, Any]) -> dict[str, Any]:
     """One language's generation (runs on a worker); returns its rows and the teacher's counts."""
-    from synthdistill.pipeline import generate, opened_teacher, prepare_output
+    from synthdistill.pipeline import generate, opened_teacher, output_folder
 
     config = parse_config(payload["config"], source=f"shard {payload['language']}")
-    out = prepare_output(config, payload["out"])
+    out = output_folder(payload["out"])
     with opened_teacher(config, out, progress=False) as teacher:
         samples, dropped = generate(config, out, teacher)
         stats, model = teacher.stats.to_dict(), teacher.model
@@ -57,9 +57,9 @@ def generate_sharded(
     config: Config, out: str | Path, executor: Executor
 ) -> tuple[list[Example], list[DroppedSample], TeacherStats]:
     """Write the same files as `pipeline.generate`, from one shard per language run by `executor`."""
-    from synthdistill.pipeline import load_datasets, prepare_output, write_generation_outputs
+    from synthdistill.pipeline import load_datasets, output_folder, write_generation_outputs
 
-    out = prepare_output(config, out)
+    out = output_folder(out)
     load_datasets(config)  # bad data fails here, before any shard starts
     resolved = yaml.safe_load(config.to_yaml())  # data paths made absolute: shards run anywhere
     languages = config.task.languages

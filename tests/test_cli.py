@@ -142,3 +142,105 @@ def test_generate_and_export_through_a_local_openai_server(tiny_project):
     assert sorted(r["label"] for r in exported) == ["politics"] * 3 + ["sports"] * 3
     assert all(r["text"].startswith(f"A fine sentence about {r['label']}") for r in exported)
     assert all(r["teacher"] == "m" and r["template"] == "generate.completion.v2" for r in exported)
+
+
+def down_config(tiny_project: Path, **teacher: object) -> str:
+    """A config whose teacher is down (nothing listens on port 9), so a run fails at its first request."""
+    raw = tiny_config_dict(backend="openai", base_url="http://127.0.0.1:9/v1", model="m", max_retries=0, **teacher)
+    (tiny_project / "down.yaml").write_text(yaml.safe_dump(raw))
+    return "down.yaml"
+
+
+def test_a_base_url_without_scheme_is_one_line(tiny_project):
+    raw = tiny_config_dict(backend="openai", base_url="127.0.0.1:8000/v1", model="m")
+    (tiny_project / "noscheme.yaml").write_text(yaml.safe_dump(raw))
+    result = cli("generate", "noscheme.yaml", "--out", "out", cwd=tiny_project)
+    assert_one_line_error(result, "noscheme.yaml", "teacher.base_url", "'127.0.0.1:8000/v1' is not an http://")
+
+
+@pytest.mark.parametrize("command", ["run", "generate", "train", "classify", "evaluate"])
+def test_out_that_is_a_file_is_one_line(tiny_project, command):
+    (tiny_project / "taken").write_text("not a folder")
+    result = cli(command, "config.yaml", "--out", "taken", cwd=tiny_project)
+    assert_one_line_error(result, "--out taken: is a file; give a folder")
+    assert (tiny_project / "taken").read_text() == "not a folder"
+
+
+def test_export_under_a_file_fails_before_any_request(tiny_project):
+    (tiny_project / "a_file").write_text("x")
+    result = cli("generate", down_config(tiny_project), "--out", "out", "--export", "a_file/s.jsonl", cwd=tiny_project)
+    assert_one_line_error(result, "--export a_file/s.jsonl: a_file is a file, not a folder")
+    assert not (tiny_project / "out").exists()  # checked before the teacher was asked anything
+
+
+def test_predict_output_that_is_a_folder_is_one_line(tmp_path):
+    from synthdistill.students.tfidf import TfidfStudent
+    from tests.conftest import POLITICS, SPORTS
+
+    TfidfStudent().fit(SPORTS + POLITICS, ["sports"] * 6 + ["politics"] * 6).save(tmp_path / "student")
+    result = cli("predict", str(tmp_path / "student"), "--text", "a match", "--output", str(tmp_path))
+    assert_one_line_error(result, "--output", "is a folder; give a file name")
+
+
+def test_a_failed_run_leaves_the_earlier_outputs_intact(tiny_project, fake_backend, monkeypatch):
+    """Before: `run` deleted results.json and report.md before it reached the teacher, and every failing stage
+    overwrote config.yaml."""
+    from synthdistill import pipeline
+    from synthdistill.config import load_config
+    from synthdistill.teachers.teacher import Teacher
+
+    monkeypatch.setattr(pipeline, "open_teacher", lambda *a, **k: Teacher(fake_backend, progress=False))
+    pipeline.run(load_config(tiny_project / "config.yaml"), tiny_project / "out", progress=False)
+    out = tiny_project / "out"
+    names = ["config.yaml", "results.json", "report.md", "synthetic.jsonl", "dataset_card.md",
+             "teacher_results.json", "students/index.json", "students/tfidf-synthetic/en/student.json"]  # fmt: skip
+    before = {name: (out / name).read_bytes() for name in names}
+
+    for command in ("run", "generate", "classify"):
+        result = cli(command, down_config(tiny_project), "--out", "out", "--no-progress", cwd=tiny_project)
+        assert_one_line_error(result, "teacher at http://127.0.0.1:9/v1")
+        assert {name: (out / name).read_bytes() for name in names} == before, command
+    assert (out / "incomplete-run").is_dir()  # what the failed run wrote, to look at
+
+    again = cli("evaluate", "config.yaml", "--out", "out", cwd=tiny_project)  # the earlier outputs still work
+    assert again.returncode == 0, again.stderr
+    monkeypatch.setattr(pipeline, "open_teacher", lambda *a, **k: Teacher(fake_backend, progress=False))
+    pipeline.run(load_config(tiny_project / "config.yaml"), out, progress=False)  # a run after the failed one
+    assert not (out / "incomplete-run").exists() and not (out / "incomplete-train").exists()
+    assert (out / "results.json").read_bytes() == before["results.json"]
+
+
+def test_outputs_follow_the_umask(tiny_project):
+    import os
+    import stat
+
+    from tests.fault_server import fault_server
+
+    with fault_server([("echo",)] * 12) as server:
+        raw = tiny_config_dict(backend="openai", base_url=server.url, model="m", mode="completion")
+        (tiny_project / "srv.yaml").write_text(yaml.safe_dump(raw))
+        for umask, expected in ((0o022, 0o644), (0o027, 0o640)):
+            out = f"out-{umask:o}"
+            result = subprocess.run(
+                [sys.executable, "-m", "synthdistill", "generate", "srv.yaml", "--out", out, "--no-progress"],
+                capture_output=True, text=True, cwd=tiny_project, timeout=300, preexec_fn=lambda m=umask: os.umask(m),
+            )  # fmt: skip
+            assert result.returncode == 0, result.stderr
+            for name in ("synthetic.jsonl", "dropped.jsonl", "dataset_card.md", "config.yaml", "cache.sqlite"):
+                assert stat.S_IMODE((tiny_project / out / name).stat().st_mode) == expected, (name, umask)
+
+
+def test_a_student_name_with_dots_and_slashes_is_refused(tiny_project):
+    raw = tiny_config_dict()
+    raw["students"] = [{"type": "tfidf", "name": "../../../escaped"}]
+    (tiny_project / "escape.yaml").write_text(yaml.safe_dump(raw))
+    result = cli("run", "escape.yaml", "--out", "out", cwd=tiny_project)
+    assert_one_line_error(result, "students[0].name: must be a plain folder name")
+    assert not (tiny_project / "out").exists() and not (tiny_project.parent.parent / "escaped").exists()
+
+
+def test_a_pasted_key_is_neither_echoed_nor_saved(tiny_project):
+    key = "sk-proj-Zq8vR2mN5xT1wK7pL3aB9c"
+    result = cli("generate", down_config(tiny_project, api_key_env=key), "--out", "out", cwd=tiny_project)
+    assert_one_line_error(result, "teacher.api_key_env", "looks like a key itself")
+    assert key not in result.stderr + result.stdout and not (tiny_project / "out").exists()

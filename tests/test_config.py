@@ -110,3 +110,40 @@ def test_student_types_and_their_fields(tmp_path):
     assert "students[0].ngram_range: Extra inputs" in error_of(tmp_path, raw)
     raw["students"] = [{"type": "magic"}]
     assert "students[0]" in error_of(tmp_path, raw) and "tfidf" in error_of(tmp_path, raw)
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:8000/v1", "localhost:8000", "ftp://host/v1", ["http://a/v1", "b:1/v1"]])
+def test_a_base_url_without_scheme_is_a_config_error(tmp_path, url):
+    """Before: 127.0.0.1:8000/v1 passed validation and failed later with a 329-line ExceptionGroup."""
+    message = error_of(tmp_path, tiny_config_dict(backend="openai", base_url=url, model="m"))
+    assert "teacher.base_url" in message and "is not an http:// or https:// URL" in message
+
+
+def test_urls_with_a_scheme_pass(tmp_path):
+    for url in ("http://127.0.0.1:8000/v1", "https://api.openai.com/v1", "http://[::1]:8080/v1"):
+        load_config(write(tmp_path, tiny_config_dict(backend="openai", base_url=url, model="m")))
+
+
+@pytest.mark.parametrize("name", ["../../../escaped", "a/b", "..", ".hidden", "x" * 65, "a\\b"])
+def test_student_names_that_would_leave_the_output_folder(tmp_path, name):
+    raw = tiny_config_dict()
+    raw["students"] = [{"type": "tfidf", "name": name}]
+    assert "students[0].name: must be a plain folder name" in error_of(tmp_path, raw)
+
+
+@pytest.mark.parametrize(
+    "pasted", ["sk-proj-abc123DEF456ghi789", "AIzaSyD9fk3kdl2kdlsk3l2kdl3", "gsk_8s7d6f5g4h3j2k1l0p9o8i7u"]
+)
+def test_a_key_pasted_into_api_key_env_is_refused_and_never_echoed(tmp_path, pasted):
+    message = error_of(
+        tmp_path, tiny_config_dict(backend="openai", base_url="http://h/v1", model="m", api_key_env=pasted)
+    )
+    assert "teacher.api_key_env" in message and "looks like a key itself" in message
+    assert pasted not in message and pasted[:8] not in message
+
+
+def test_variable_names_pass_as_api_key_env(tmp_path):
+    for name in ("OPENAI_API_KEY", "HF_TOKEN", "my_key", "GROQ_API_KEY_2"):
+        load_config(
+            write(tmp_path, tiny_config_dict(backend="openai", base_url="http://h/v1", model="m", api_key_env=name))
+        )

@@ -89,3 +89,58 @@ def test_write_then_read_in_every_format(tmp_path, suffix):
     back = read_examples(path, LABELS)
     assert [(e.text, e.label, e.language) for e in back] == [(r.text, r.label, r.language) for r in rows]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary file left behind
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_csv_and_jsonl_with_a_byte_order_mark_and_either_line_ending(tmp_path, newline):
+    """Before: a BOM made the first CSV column '\\ufefftext' ("missing text column 'text'")."""
+    csv_path = tmp_path / "excel.csv"
+    csv_path.write_bytes(("\ufefftext,label" + newline + "good film,pos" + newline + "bad film,neg" + newline).encode())
+    jsonl_path = tmp_path / "notepad.jsonl"
+    lines = [json.dumps({"text": "good film", "label": "pos"}), json.dumps({"text": "bad film", "label": "neg"})]
+    jsonl_path.write_bytes(("\ufeff" + newline.join(lines) + newline).encode())
+    for path in (csv_path, jsonl_path):
+        assert [(e.text, e.label) for e in read_examples(path, LABELS)] == [("good film", "pos"), ("bad film", "neg")]
+
+
+def test_a_number_where_text_belongs_is_named_as_such(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text(
+        json.dumps({"text": "fine", "label": "pos"}) + "\n" + json.dumps({"text": 42, "label": "neg"}) + "\n"
+    )
+    with pytest.raises(DataError, match=r"d\.jsonl:2: text column 'text' holds a number, not text"):
+        read_examples(path, LABELS)
+
+
+def test_a_folder_given_as_a_data_file(tmp_path):
+    (tmp_path / "test.jsonl").mkdir()
+    with pytest.raises(DataError, match=r"test\.jsonl: is a folder; give a data file"):
+        read_examples(tmp_path / "test.jsonl", LABELS)
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    """Before: the atomic writer left mkstemp's 0600 on every file it wrote, whatever the umask."""
+    import stat
+
+    from synthdistill import data
+
+    write_examples(tmp_path / "s.jsonl", [Example("good film", "pos")])
+    write_examples(tmp_path / "s.csv", [Example("good film", "pos")])
+    expected = 0o666 & ~data._process_umask()
+    for name in ("s.jsonl", "s.csv"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == expected
+
+
+def test_output_paths_that_cannot_be_written(tmp_path):
+    from synthdistill.data import check_output_file, check_output_folder
+
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(DataError, match=r"--export .*a_file/out\.jsonl: .*a_file is a file, not a folder"):
+        check_output_file(tmp_path / "a_file/out.jsonl", "--export")
+    with pytest.raises(DataError, match=r"--output .*: is a folder; give a file name"):
+        check_output_file(tmp_path, "--output")
+    with pytest.raises(DataError, match=r"--out .*a_file: is a file; give a folder"):
+        check_output_folder(tmp_path / "a_file", "--out")
+    with pytest.raises(DataError, match=r"a_file is a file, not a folder"):
+        write_examples(tmp_path / "a_file/deeper/x.jsonl", [Example("good film", "pos")])
+    assert check_output_folder(tmp_path / "new/folder", "--out") == tmp_path / "new/folder"

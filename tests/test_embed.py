@@ -51,6 +51,18 @@ def test_embeddings_are_cached_per_text(tmp_path, monkeypatch):
     assert np.array_equal(second[0], first[1])
 
 
+def test_vectors_held_in_memory_are_bounded(monkeypatch):
+    """A server embeds every text it is sent: without a bound its memory grew by a vector per distinct text."""
+    import synthdistill.students.encoders as encoders
+
+    monkeypatch.setattr(encoders, "build_encoder", lambda name: lambda texts: np.ones((len(texts), 3), np.float32))
+    encoder = CachedEncoder("fake", max_memory_vectors=100)
+    for start in range(0, 1000, 50):
+        assert encoder([f"text {i}" for i in range(start, start + 50)]).shape == (50, 3)
+    assert len(encoder._memory) == 100
+    assert encoder([f"text {i}" for i in range(300)]).shape == (300, 3)  # a call larger than the bound works
+
+
 def test_bad_inputs():
     with pytest.raises(StudentError, match="one class"):
         EmbeddingStudent(encoder="use-multilingual").fit(["a", "b"], ["x", "x"])

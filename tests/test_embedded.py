@@ -1,15 +1,25 @@
 """The real paths: llama.cpp's OpenAI-compatible server on 127.0.0.1, driven by the openai backend."""
 
 import math
+from pathlib import Path
 
 import pytest
+import yaml
 
-from synthdistill.teachers.embedded import EmbeddedBackend, EmbeddedServer, ServerSettings
+from synthdistill.config import TeacherSpec, load_config
+from synthdistill.errors import ConfigError
+from synthdistill.teachers import BACKENDS
+from synthdistill.teachers.embedded import (
+    DEFAULT_CACHE_RAM_MIB,
+    EmbeddedBackend,
+    EmbeddedServer,
+    ServerSettings,
+    server_params,
+)
 from synthdistill.teachers.openai import OpenAICompatibleBackend
 from synthdistill.teachers.protocol import CompletionRequest
 from synthdistill.teachers.teacher import Teacher
-
-pytestmark = pytest.mark.slow
+from tests.conftest import tiny_config_dict
 
 FEW_SHOT = (
     "Sentences with their topic (sports or politics).\n\n"
@@ -20,16 +30,18 @@ FEW_SHOT = (
 
 
 @pytest.fixture(scope="module")
-def server():
+def server():  # only the tests marked slow ask for it
     running = EmbeddedServer(settings=ServerSettings(n_parallel=2, n_ctx=4096))
     yield running
     running.close()
 
 
+@pytest.mark.slow
 def test_server_listens_on_loopback(server):
     assert server.base_url.startswith("http://127.0.0.1:")
 
 
+@pytest.mark.slow
 def test_openai_backend_generates_with_seeded_sampling_and_token_counts(server):
     backend = OpenAICompatibleBackend(server.base_url, "gemma", mode="completion", timeout_s=120)
     teacher = Teacher(backend, progress=False)  # no cache: both requests reach the server
@@ -44,6 +56,7 @@ def test_openai_backend_generates_with_seeded_sampling_and_token_counts(server):
     assert max(greedy.top_logprobs[0], key=greedy.top_logprobs[0].get) == " four"
 
 
+@pytest.mark.slow
 def test_label_scoring_through_the_real_server(server):
     backend = OpenAICompatibleBackend(server.base_url, "gemma", mode="completion", score_top_k=50)
     teacher = Teacher(backend, progress=False)
@@ -58,6 +71,7 @@ def test_label_scoring_through_the_real_server(server):
     assert math.exp(sport_s) + math.exp(sport_p or -math.inf) <= 1.0 + 1e-6
 
 
+@pytest.mark.slow
 def test_embedded_backend_starts_only_when_needed_and_stops():
     backend = EmbeddedBackend(settings=ServerSettings(n_parallel=1, n_ctx=1024))
     assert backend.server is None and backend.model == "gemma-3-270m-q4_k_m"
@@ -66,3 +80,32 @@ def test_embedded_backend_starts_only_when_needed_and_stops():
     assert backend.server is not None and answer.completion_tokens >= 1
     teacher.close()
     assert backend.server is None
+
+
+# llama.cpp keeps saved prompt states in host memory up to cache_ram_mib (its default: 8192 MiB), and the
+# teacher's classification stage grew a run past 5.5 GB resident: the bound must reach the server.
+
+
+def test_server_params_bound_the_host_prompt_cache():
+    assert server_params(Path("model.gguf"), ServerSettings()).cache_ram_mib == DEFAULT_CACHE_RAM_MIB
+    assert server_params(Path("model.gguf"), ServerSettings(cache_ram_mib=0)).cache_ram_mib == 0
+    assert server_params(Path("model.gguf"), ServerSettings(cache_ram_mib=64)).cache_ram_mib == 64
+    assert DEFAULT_CACHE_RAM_MIB < 8192
+
+
+def test_teacher_spec_cache_ram_mib_reaches_the_server_settings():
+    assert TeacherSpec().cache_ram_mib == ServerSettings().cache_ram_mib == DEFAULT_CACHE_RAM_MIB
+    backend = BACKENDS["embedded"](TeacherSpec(cache_ram_mib=64))
+    assert isinstance(backend, EmbeddedBackend) and backend.settings.cache_ram_mib == 64
+    assert backend.server is None  # building the backend starts no server
+
+
+def test_negative_cache_ram_mib_is_a_config_error_naming_the_field(tmp_path):
+    raw = tiny_config_dict(cache_ram_mib=-1)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"teacher\.cache_ram_mib"):
+        load_config(path)
+    raw["teacher"]["cache_ram_mib"] = 0  # 0 is allowed: no prompt cache at all
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    assert load_config(path).teacher.cache_ram_mib == 0

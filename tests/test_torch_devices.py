@@ -171,3 +171,21 @@ def test_random_backbones_have_the_real_models_size(tmp_path):
         assert sum(p.numel() for p in random_model(shape).parameters()) == expected, shape
     with pytest.raises(StudentError, match="unknown backbone shape 'gpt-9'"):
         write_random_backbone(tmp_path, "gpt-9", TEXTS)
+
+
+def test_a_saved_lora_student_loads_its_backbone_from_safetensors_only(backbones, tmp_path):
+    """As finetune: a student folder never unpickles anything, the backbone it names included."""
+    import shutil
+
+    from safetensors.torch import load_file
+
+    backbone = tmp_path / "pickled-backbone"
+    shutil.copytree(backbones["decoder"], backbone)
+    student = LoraStudent(backbone=str(backbone), steps=2, batch_size=4, max_length=32, progress=False)
+    student.fit(TEXTS, LABELS).save(tmp_path / "model")
+    assert LoraStudent.load(tmp_path / "model", device="cpu").classes == student.classes
+    weights = backbone / "model.safetensors"
+    torch.save(load_file(weights), backbone / "pytorch_model.bin")  # the same backbone as a pickle only
+    weights.unlink()
+    with pytest.raises(StudentError, match="loads its backbone from safetensors only"):
+        load_student(tmp_path / "model")

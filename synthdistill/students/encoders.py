@@ -12,6 +12,7 @@ import hashlib
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -102,12 +103,17 @@ class EmbeddingCache:
 
 
 class CachedEncoder:
-    """An encoder that embeds only texts it has not seen, in batches."""
+    """An encoder that embeds only texts it has not seen, in batches. Vectors stay in memory up to
+    `max_memory_vectors` (the oldest go first), so a long-running server's memory is bounded, not one vector per
+    text it ever saw."""
 
-    def __init__(self, name: str, cache: EmbeddingCache | None = None, batch_size: int = 64):
+    def __init__(
+        self, name: str, cache: EmbeddingCache | None = None, batch_size: int = 64, max_memory_vectors: int = 20_000
+    ):
         self.name = name
         self.cache = cache
         self.batch_size = batch_size
+        self.max_memory_vectors = max_memory_vectors
         self._encode: Encode | None = None
         self._memory: dict[str, np.ndarray] = {}
 
@@ -128,4 +134,7 @@ class CachedEncoder:
                 self._memory.update(new)
                 if self.cache is not None:
                     self.cache.put_many(new)
-        return np.stack([self._memory[k] for k in keys]) if keys else np.zeros((0, 0), dtype=np.float32)
+        vectors = np.stack([self._memory[k] for k in keys]) if keys else np.zeros((0, 0), dtype=np.float32)
+        for key in list(islice(self._memory, max(0, len(self._memory) - self.max_memory_vectors))):
+            del self._memory[key]
+        return vectors

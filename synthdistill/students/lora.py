@@ -150,16 +150,22 @@ class LoraStudent:
         checkpoints = workdir / "checkpoints" / (run_name or f"lora-{language}")
         return cls(**options, label_names=names, seed=seed, checkpoint_dir=checkpoints)
 
-    def _load_base(self) -> Any:
-        """Tokenizer and float32 base model (hub checkpoints in bfloat16 would train badly on CPU)."""
+    def _load_base(self, *, safetensors_only: bool = False) -> Any:
+        """Tokenizer and float32 base model (hub checkpoints in bfloat16 would train badly on CPU).
+
+        `safetensors_only` when loading a saved student: its student.json names the backbone, and a pickled
+        checkpoint there would run code on load."""
         torch, transformers, _ = _libraries()
         source = resolve_backbone(self.params["backbone"])
         try:
             self._tokenizer = transformers.AutoTokenizer.from_pretrained(source)
-            model = transformers.AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
+            model = transformers.AutoModelForCausalLM.from_pretrained(
+                source, dtype=torch.float32, use_safetensors=True if safetensors_only else None
+            )
             model.to(torch_device(self.device))
         except OSError as err:
-            raise StudentError(f"cannot load backbone {self.params['backbone']!r}: {err}") from None
+            only = " (a saved student loads its backbone from safetensors only)" if safetensors_only else ""
+            raise StudentError(f"cannot load backbone {self.params['backbone']!r}{only}: {err}") from None
         if self._tokenizer.eos_token_id is None:
             raise StudentError(f"backbone {self.params['backbone']!r}: its tokenizer has no end-of-sequence token")
         if self._tokenizer.pad_token_id is None:
@@ -434,7 +440,7 @@ class LoraStudent:
         adapter = Path(directory) / _ADAPTER_DIR
         if not (adapter / "adapter_model.safetensors").is_file():
             raise StudentError(f"{directory}: the LoRA adapter (safetensors) is missing")
-        base = student._load_base()
+        base = student._load_base(safetensors_only=True)
         with warnings.catch_warnings():  # as in fit
             warnings.simplefilter("ignore", FutureWarning)
             student._model = peft.PeftModel.from_pretrained(base, adapter, is_trainable=False)

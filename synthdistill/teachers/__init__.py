@@ -17,7 +17,9 @@ def _embedded(spec: TeacherSpec) -> TeacherBackend:
 
     return EmbeddedBackend(
         spec.model_path,
-        ServerSettings(n_parallel=spec.n_parallel, n_ctx=spec.n_ctx, n_threads=spec.n_threads),
+        ServerSettings(
+            n_parallel=spec.n_parallel, n_ctx=spec.n_ctx, n_threads=spec.n_threads, cache_ram_mib=spec.cache_ram_mib
+        ),
         timeout_s=spec.timeout_s,
         max_retries=spec.max_retries,
         score_top_k=spec.score_top_k or 100,

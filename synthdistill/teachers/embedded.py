@@ -9,10 +9,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from synthdistill.errors import TeacherError
 from synthdistill.teachers.openai import OpenAICompatibleBackend
 from synthdistill.teachers.protocol import Completion, CompletionRequest
+
+if TYPE_CHECKING:
+    import xllamacpp
 
 DEFAULT_MODEL_NAME = "gemma-3-270m-q4_k_m"
 
@@ -26,12 +31,44 @@ def default_model_path() -> Path:
     return Path(gemma.assemble())
 
 
+DEFAULT_CACHE_RAM_MIB = 256  # bench/embedded_memory.py: llama.cpp's own default (8192) let a run grow past 5 GB
+
+
 @dataclass(frozen=True)
 class ServerSettings:
     n_parallel: int = 4  # slots decoding concurrently
     n_ctx: int = 8192  # context shared by all slots
     n_threads: int | None = None  # default: all cores
     port: int = 0  # 0: any free port
+    cache_ram_mib: int = DEFAULT_CACHE_RAM_MIB  # host-memory prompt cache; 0: none
+
+
+def _xllamacpp() -> ModuleType:
+    """Imported here, lazily, so `synthdistill --help` never waits for llama.cpp."""
+    try:
+        import xllamacpp
+    except ImportError:
+        raise TeacherError("the embedded teacher needs llama.cpp: pip install xllamacpp") from None
+    return xllamacpp
+
+
+def server_params(model_path: Path, settings: ServerSettings) -> xllamacpp.CommonParams:
+    """llama.cpp's parameters for `settings`: kept apart from starting the server so tests can check them."""
+    threads = settings.n_threads or os.cpu_count() or 2
+    params = _xllamacpp().CommonParams()
+    params.model.path = str(model_path)
+    params.n_ctx = settings.n_ctx
+    params.n_parallel = settings.n_parallel
+    params.cpuparams.n_threads = threads
+    params.cpuparams_batch.n_threads = threads
+    params.swa_full = True  # Gemma 3's sliding-window cache is only reused for prompt prefixes with this
+    params.cache_prompt = True
+    params.cache_ram_mib = settings.cache_ram_mib  # saved prompt states in host RAM; unbounded, a run's RSS grows
+    params.warmup = False
+    params.verbosity = -1
+    params.hostnames = ["127.0.0.1"]
+    params.port = settings.port
+    return params
 
 
 class EmbeddedServer:
@@ -39,26 +76,11 @@ class EmbeddedServer:
 
     def __init__(self, model_path: str | Path | None = None, settings: ServerSettings | None = None):
         settings = settings or ServerSettings()
-        try:
-            import xllamacpp
-        except ImportError:
-            raise TeacherError("the embedded teacher needs llama.cpp: pip install xllamacpp") from None
+        xllamacpp = _xllamacpp()
         path = Path(model_path) if model_path else default_model_path()
         if not path.is_file():
             raise TeacherError(f"{path}: GGUF model file not found")
-        threads = settings.n_threads or os.cpu_count() or 2
-        params = xllamacpp.CommonParams()
-        params.model.path = str(path)
-        params.n_ctx = settings.n_ctx
-        params.n_parallel = settings.n_parallel
-        params.cpuparams.n_threads = threads
-        params.cpuparams_batch.n_threads = threads
-        params.swa_full = True  # Gemma 3's sliding-window cache is only reused for prompt prefixes with this
-        params.cache_prompt = True
-        params.warmup = False
-        params.verbosity = -1
-        params.hostnames = ["127.0.0.1"]
-        params.port = settings.port
+        params = server_params(path, settings)
         try:
             self._server = xllamacpp.Server(params)
         except Exception as err:  # the extension raises plain RuntimeError/ValueError

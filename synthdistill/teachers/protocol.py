@@ -8,6 +8,8 @@ from functools import cached_property
 from typing import Any, Literal, Protocol
 
 PromptMode = Literal["completion", "chat"]
+# one encoder for every key (json.dumps with options builds a new one per call); its output never changes
+_CANONICAL_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,7 @@ class CompletionRequest:
     @cached_property
     def canonical_json(self) -> str:
         """The canonical form as JSON, computed once: the cache key and the cache row both use it."""
-        return json.dumps(self.canonical(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return _CANONICAL_ENCODER.encode(self.canonical())
 
     def canonical(self) -> dict[str, Any]:
         """The parts that define the answer, for cache keys and logs (by hand: asdict is slow)."""
