@@ -42,8 +42,9 @@ def job_config(url: str, n: int, filters: str) -> dict:
     }
 
 
-def timed_cli(arguments: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak resident MB and standard output of one CLI process (its own rusage, via wait4)."""
+def timed_cli(arguments: list[str]) -> tuple[float, float, str, float]:
+    """Wall seconds, peak resident MB, standard output and CPU seconds (user + system) of one CLI process (its
+    own rusage, via wait4): CPU time hardly moves when other programs share the cores, wall time does."""
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "synthdistill.cli", *arguments], stdout=subprocess.PIPE, stderr=subprocess.PIPE
@@ -54,7 +55,7 @@ def timed_cli(arguments: list[str]) -> tuple[float, float, str]:
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise SystemExit(f"synthdistill {' '.join(arguments)} failed:\n{err.decode()}")
-    return elapsed, usage.ru_maxrss / 1024, out.decode()
+    return elapsed, usage.ru_maxrss / 1024, out.decode(), usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -74,12 +75,13 @@ def main() -> None:
                 config = folder / "job.yaml"
                 config.write_text(yaml.safe_dump(job_config(url, n, args.filters)))
                 command = ["generate", str(config), "--out", str(folder / "out"), "--no-progress"]
-                first, first_mb, output = timed_cli(command)
+                first, first_mb, output, _ = timed_cli(command)
                 kept = output.split(" synthetic samples", 1)[0]
                 again = [timed_cli(command) for _ in range(args.repeats)]
-                assert all(" 0 sent" in out for _, _, out in again), "the re-run sent requests"
-                rows.append((n, kept, first, first_mb, [t for t, _, _ in again], [mb for _, mb, _ in again]))
-                print(f"{n}: first run {first:.1f} s, {first_mb:.0f} MB; re-runs {[round(t, 2) for t, _, _ in again]}")
+                assert all(" 0 sent" in out for _, _, out, _ in again), "the re-run sent requests"
+                times, mbs, cpus = [a[0] for a in again], [a[1] for a in again], [a[3] for a in again]
+                rows.append((n, kept, first, first_mb, times, mbs, cpus))
+                print(f"{n}: first run {first:.1f} s, {first_mb:.0f} MB; re-runs {times} s, CPU {cpus} s")
     finally:
         server.terminate()
     lines = [
@@ -88,14 +90,16 @@ def main() -> None:
         f"Machine: {bench_output.machine()}; an instant aiohttp server in its own process answers every request with",
         "its own sentence; `synthdistill generate CONFIG --out OUT` in a fresh process each time, wall time and",
         f"peak resident memory of that process (wait4). Re-runs: {args.repeats}, mean and spread (min to max).",
+        f"Load average at the end (other programs on the machine stretch wall time): {os.getloadavg()[1]:.1f}.",
         "",
-        "| samples asked | kept | first run | first run peak | cached re-run | re-run peak |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "| samples asked | kept | first run | first run peak | cached re-run | re-run CPU | re-run peak |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for n, kept, first, first_mb, times, mbs in rows:
+    for n, kept, first, first_mb, times, mbs, cpus in rows:
         lines.append(
             f"| {n:,} | {kept} | {first:.1f} s | {first_mb:.0f} MB | {statistics.mean(times):.2f} s "
-            f"({min(times):.2f} to {max(times):.2f}) | {max(mbs):.0f} MB |"
+            f"({min(times):.2f} to {max(times):.2f}) | {statistics.mean(cpus):.2f} s ({min(cpus):.2f} to "
+            f"{max(cpus):.2f}) | {max(mbs):.0f} MB |"
         )
     if len(rows) > 1:
         ratio = statistics.mean(rows[-1][4]) / statistics.mean(rows[0][4])

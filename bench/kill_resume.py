@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import signal
 import statistics
@@ -78,6 +79,7 @@ def main() -> None:
         f"Machine: {bench_output.machine()}; `synthdistill generate` of {args.samples:,} samples against an instant",
         "aiohttp server in its own process (concurrency 64), killed with SIGKILL at a random moment after a tenth",
         "of the job, then run again to the end. The server counts the requests it answered.",
+        f"Load average at the end (other programs on the machine): {os.getloadavg()[1]:.1f}.",
         "",
         "| kill | answered before the kill | pace before the kill | paid for twice | share | seconds of answers |",
         "|---:|---:|---:|---:|---:|---:|",

@@ -11,7 +11,7 @@ import hashlib
 import random
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from synthdistill.config import Config
@@ -58,8 +58,19 @@ class DroppedSample:
 
 def sample_seed(*parts: object) -> int:
     """A stable 31-bit seed from the parts, so a sample's demos and sampling seed never change between runs."""
-    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode("utf-8")).digest()
-    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+    return seeds_after(*parts[:-1])(parts[-1]) if parts else seeds_after()("")
+
+
+def seeds_after(*prefix: object) -> Callable[[object], int]:
+    """`sample_seed(*prefix, last)` as a function of `last`, hashing the shared prefix once."""
+    shared = hashlib.sha256(("\x1f".join(map(str, prefix)) + ("\x1f" if prefix else "")).encode("utf-8"))
+
+    def seed(last: object) -> int:
+        digest = shared.copy()
+        digest.update(str(last).encode("utf-8"))
+        return int.from_bytes(digest.digest()[:4], "big") & 0x7FFFFFFF
+
+    return seed
 
 
 def calls_per_label(config: Config) -> int:
@@ -106,11 +117,12 @@ def plan_generation(
             description = (summaries or {}).get(language, {}).get(label.name) or label.description
             words = tuple((taboo or {}).get((language, label.name), ()))
             rendered: dict[tuple[tuple[str, ...], str | None], RenderedPrompt] = {}  # without demos, one prompt
+            seed_of_call = seeds_after(gen.seed, task.name, language, label.name)
             for call in range(calls_per_label(config)):
                 round_number = round_of(config, call)
                 if round_index is not None and round_number != round_index:
                     continue
-                seed = sample_seed(gen.seed, task.name, language, label.name, call)
+                seed = seed_of_call(call)
                 demos = random.Random(seed).sample(pool, min(gen.demos_per_prompt, len(pool))) if pool else []
                 attribute = _attribute(config, label.name, call)
                 prompt = rendered.get((tuple(demos), attribute))

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import re
 import zlib
 from collections import defaultdict
 from collections.abc import Sequence
 
 import numpy as np
 
-_SPACES = re.compile(r"\s+")
 _PRIME = 4294967311  # a prime above 2**32, so (a * h + b) stays inside uint64 for 32-bit a, b and h
 
 
 def normalise_text(text: str) -> str:
-    """What counts as the same text: case and runs of white space do not."""
-    return _SPACES.sub(" ", text).strip().casefold()
+    """What counts as the same text: case and runs of white space do not (split() splits on what the regular
+    expression \\s matches, faster)."""
+    return " ".join(text.split()).casefold()
 
 
 def shingles(text: str, size: int = 5) -> frozenset[str]:
