@@ -102,7 +102,7 @@ class TeacherSpec(_Strict):
     n_ctx: int = Field(8192, ge=512, description="context size shared by all slots (embedded)")
     n_threads: int | None = Field(None, ge=1, description="CPU threads (embedded; default: all cores)")
     cache_ram_mib: int = Field(
-        256, ge=0, description="llama.cpp's prompt cache in host memory, MiB (embedded; 0: none; bounds the RSS)"
+        512, ge=0, description="llama.cpp's prompt cache in host memory, MiB (embedded; 0: none; bounds the RSS)"
     )
     price_per_million_prompt: float | None = Field(None, ge=0, description="for the cost estimate")
     price_per_million_completion: float | None = Field(None, ge=0, description="for the cost estimate")
