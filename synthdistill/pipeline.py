@@ -102,7 +102,10 @@ def staged_outputs(out: Path, name: str) -> Iterator[Path]:
     attempt starts that folder afresh (answers paid for live in the request cache, not here).
     """
     staging = out / name
-    shutil.rmtree(staging, ignore_errors=True)
+    if staging.is_dir() and not staging.is_symlink():
+        shutil.rmtree(staging)
+    else:
+        staging.unlink(missing_ok=True)  # a file (or link) where the staging folder goes is no output of ours
     staging.mkdir(parents=True)
     yield staging
     for entry in sorted(staging.iterdir()):

@@ -67,3 +67,28 @@ def test_train_and_evaluate_every_offline_student_type(tiny_project):
     assert all(r.n_test == 6 for r in records)
     # the wiring, not the learning (each student's own tests check that): these test texts were trained on
     assert all(r.macro_f1 == 1.0 for r in records if r.classifier in ("tfidf", "embed"))
+
+
+def test_staged_outputs_replace_the_old_ones_only_on_success(tmp_path):
+    import pytest
+
+    from synthdistill.pipeline import staged_outputs
+
+    (tmp_path / "students").mkdir()
+    (tmp_path / "students/old.json").write_text("old")
+    (tmp_path / "results.json").write_text("old")
+    (tmp_path / "incomplete-run").write_text("a file where the staging folder goes")
+    with pytest.raises(RuntimeError), staged_outputs(tmp_path, "incomplete-run") as staging:
+        (staging / "results.json").write_text("new")
+        raise RuntimeError("the run failed")
+    assert (tmp_path / "results.json").read_text() == "old"
+    assert (tmp_path / "incomplete-run/results.json").read_text() == "new"  # kept to look at
+
+    with staged_outputs(tmp_path, "incomplete-run") as staging:
+        assert not (staging / "results.json").exists()  # a new attempt starts afresh
+        (staging / "results.json").write_text("newer")
+        (staging / "students").mkdir()
+        (staging / "students/new.json").write_text("new")
+    assert (tmp_path / "results.json").read_text() == "newer"
+    assert [p.name for p in (tmp_path / "students").iterdir()] == ["new.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json", "students"]
