@@ -21,9 +21,9 @@ import bench_output
 
 from synthdistill.config import FilterSpec, parse_config
 from synthdistill.data import Example, read_examples
-from synthdistill.evaluation import classification_scores
-from synthdistill.filters import filter_samples, teacher_check
-from synthdistill.generation import generate_samples
+from synthdistill.evaluation.scores import classification_scores
+from synthdistill.generation.filters import filter_samples, teacher_check
+from synthdistill.generation.samples import generate_samples
 from synthdistill.students.tfidf import TfidfStudent
 from synthdistill.teachers import open_teacher
 

@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import instant_server
 
 from synthdistill.config import parse_config
-from synthdistill.generation import generate_samples, plan_generation
+from synthdistill.generation.planning import plan_generation
+from synthdistill.generation.samples import generate_samples
 from synthdistill.teachers import RequestCache, Teacher
 from synthdistill.teachers.openai import OpenAICompatibleBackend
 from synthdistill.teachers.protocol import CompletionRequest

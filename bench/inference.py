@@ -20,9 +20,9 @@ sys.path.insert(0, str(HERE))
 
 import bench_output
 
-from synthdistill.classify import classify_with_teacher
 from synthdistill.config import parse_config
 from synthdistill.data import read_examples
+from synthdistill.evaluation.teacher_classifier import classify_with_teacher
 from synthdistill.students.embed import EmbeddingStudent
 from synthdistill.students.tfidf import TfidfStudent
 from synthdistill.teachers import open_teacher

@@ -22,7 +22,7 @@ sys.path.insert(0, str(HERE))
 import bench_output
 
 from synthdistill.data import read_examples, sample_per_label
-from synthdistill.evaluation import classification_scores
+from synthdistill.evaluation.scores import classification_scores
 from synthdistill.students.embed import EmbeddingStudent
 from synthdistill.students.tfidf import TfidfStudent
 

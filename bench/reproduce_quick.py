@@ -20,8 +20,8 @@ sys.path.insert(0, str(HERE))
 import bench_output
 
 from synthdistill import experiments
-from synthdistill.executors import LocalExecutor
-from synthdistill.reproduction import paper_experiment
+from synthdistill.experiments.executors import LocalExecutor
+from synthdistill.experiments.reproduction import paper_experiment
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ from synthdistill.data import read_examples, read_json_file, sample_per_label
 from synthdistill.students.backbones import torch_device
 from synthdistill.students.finetune import PAPER_EPOCHS, FineTunedStudent, batch_size_for
 from synthdistill.students.lora import LoraStudent
-from synthdistill.students.random_backbones import write_random_backbone
+from tests.random_backbones import write_random_backbone
 
 PAPER_LORA_STEPS = 600
 

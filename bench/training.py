@@ -24,7 +24,7 @@ CHILD = """
 import json, resource, sys, time
 sys.path.insert(0, {root!r})
 from synthdistill.data import read_examples, sample_per_label
-from synthdistill.students.base import student_registry
+from synthdistill.students.registry import student_registry
 labels = json.loads(open({labels!r}).read())
 pool = read_examples({pool!r}, labels)
 chosen = sample_per_label(pool, {n}, seed=0)

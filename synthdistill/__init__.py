@@ -4,7 +4,7 @@ from synthdistill.config import Config, load_config, parse_config
 from synthdistill.data import Example, read_examples
 from synthdistill.errors import ConfigError, DataError, StudentError, SynthdistillError, TeacherError
 from synthdistill.pipeline import classify, evaluate, generate, predict, run, train
-from synthdistill.students.base import load_student
+from synthdistill.students.registry import load_student
 
 __version__ = "0.1.0"
 

@@ -94,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _print_stats(stats: TeacherStats, config: Config) -> None:
-    from synthdistill.dataset_card import estimated_cost
+    from synthdistill.generation.dataset_card import estimated_cost
 
     tokens = stats.prompt_tokens + stats.completion_tokens
     print(f"teacher requests: {stats.sent} sent, {stats.cached} from cache ({tokens} tokens sent and received)")
@@ -153,8 +153,8 @@ def _dispatch(args: argparse.Namespace) -> None:
         print(f"results: {args.out / 'results.json'}, report: {args.out / 'report.md'}")
     elif args.command == "generate":
         if args.executor == "ray":
-            from synthdistill.executors import RayExecutor
-            from synthdistill.sharded_generation import generate_sharded
+            from synthdistill.experiments.executors import RayExecutor
+            from synthdistill.experiments.sharding import generate_sharded
 
             executor = RayExecutor(args.address, num_cpus=args.workers)
             samples, dropped, stats = generate_sharded(config, args.out, executor)
@@ -189,15 +189,15 @@ def _dispatch(args: argparse.Namespace) -> None:
 
 
 def _experiment(args: argparse.Namespace) -> None:
-    from synthdistill.executors import make_executor
-    from synthdistill.experiments import run_experiment
+    from synthdistill.experiments.executors import make_executor
+    from synthdistill.experiments.runner import run_experiment
 
     if args.command == "experiment":
-        from synthdistill.experiment_config import load_experiment_config
+        from synthdistill.experiments.config import load_experiment_config
 
         experiment = load_experiment_config(args.config)
     else:
-        from synthdistill.reproduction import paper_experiment
+        from synthdistill.experiments.reproduction import paper_experiment
 
         experiment = paper_experiment(
             args.data, quick=args.quick, tasks=args.tasks, languages=args.languages, students=args.students,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
 import random
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -250,3 +251,32 @@ def sample_per_label(examples: Sequence[Example], k: int, seed: int) -> dict[str
         by_label.setdefault(example.label, []).append(example)
     rng = random.Random(seed)
     return {label: rng.sample(rows, min(k, len(rows))) for label, rows in by_label.items()}
+
+
+@dataclass
+class DroppedSample:
+    text: str
+    language: str
+    label: str
+    reason: str
+    meta: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "language": self.language, "label": self.label, "reason": self.reason, **self.meta}
+
+
+def sample_seed(*parts: object) -> int:
+    """A stable 31-bit seed from the parts, so a sample's demos and sampling seed never change between runs."""
+    return seeds_after(*parts[:-1])(parts[-1]) if parts else seeds_after()("")
+
+
+def seeds_after(*prefix: object) -> Callable[[object], int]:
+    """`sample_seed(*prefix, last)` as a function of `last`, hashing the shared prefix once."""
+    shared = hashlib.sha256(("\x1f".join(map(str, prefix)) + ("\x1f" if prefix else "")).encode("utf-8"))
+
+    def seed(last: object) -> int:
+        digest = shared.copy()
+        digest.update(str(last).encode("utf-8"))
+        return int.from_bytes(digest.digest()[:4], "big") & 0x7FFFFFFF
+
+    return seed

@@ -18,9 +18,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from synthdistill.classify import TeacherSetting, calibrate, classify_with_teacher, content_free_baseline
 from synthdistill.config import Config
 from synthdistill.data import (
+    DroppedSample,
     Example,
     atomic_write_text,
     check_output_folder,
@@ -29,15 +29,22 @@ from synthdistill.data import (
     write_examples,
     write_jsonl,
 )
-from synthdistill.dataset_card import render_card
 from synthdistill.errors import BudgetExhaustedError, DataError, StudentError
-from synthdistill.evaluation import classification_scores
-from synthdistill.filters import filter_samples, teacher_check
-from synthdistill.generation import DroppedSample, generate_samples
-from synthdistill.label_summaries import summarise_labels
-from synthdistill.report import ResultRecord, write_results
-from synthdistill.self_revision import revise_samples
-from synthdistill.students.base import load_student, probability_rows, student_registry
+from synthdistill.evaluation.report import ResultRecord, write_results
+from synthdistill.evaluation.scores import classification_scores
+from synthdistill.evaluation.teacher_classifier import (
+    TeacherSetting,
+    calibrate,
+    classify_with_teacher,
+    content_free_baseline,
+)
+from synthdistill.generation.dataset_card import render_card
+from synthdistill.generation.filters import filter_samples, teacher_check
+from synthdistill.generation.label_summaries import summarise_labels
+from synthdistill.generation.samples import generate_samples
+from synthdistill.generation.self_revision import revise_samples
+from synthdistill.students.base import probability_rows
+from synthdistill.students.registry import load_student, student_registry
 from synthdistill.teachers import Teacher, TeacherStats, open_teacher
 
 SYNTHETIC_FILE = "synthetic.jsonl"

@@ -38,7 +38,8 @@ from aiohttp import web
 
 from synthdistill.config import looks_like_a_secret
 from synthdistill.errors import ConfigError, StudentError
-from synthdistill.students.base import Student, load_student, probability_rows
+from synthdistill.students.base import Student, probability_rows
+from synthdistill.students.registry import load_student
 
 PoolKind = Literal["process", "thread"]
 POOL_KINDS: tuple[PoolKind, ...] = ("process", "thread")

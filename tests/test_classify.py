@@ -1,15 +1,15 @@
 import pytest
 
-from synthdistill.classify import (
+from synthdistill.config import parse_config
+from synthdistill.data import Example
+from synthdistill.errors import TeacherError
+from synthdistill.evaluation.teacher_classifier import (
     TeacherPrediction,
     calibrate,
     classify_with_teacher,
     content_free_baseline,
     parse_label_answer,
 )
-from synthdistill.config import parse_config
-from synthdistill.data import Example
-from synthdistill.errors import TeacherError
 from synthdistill.teachers.protocol import Completion
 from synthdistill.teachers.teacher import Teacher
 from tests.conftest import FakeBackend, tiny_config_dict

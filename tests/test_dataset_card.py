@@ -4,11 +4,11 @@ import random
 import tracemalloc
 from itertools import combinations
 
-import synthdistill.near_duplicates as near_duplicates
-from synthdistill import language_id
-from synthdistill.dataset_card import distinct_ngrams, mean_pairwise_similarity
-from synthdistill.filters import deduplicate
-from synthdistill.near_duplicates import jaccard, shingles
+import synthdistill.generation.near_duplicates as near_duplicates
+from synthdistill.generation import language_id
+from synthdistill.generation.dataset_card import distinct_ngrams, mean_pairwise_similarity
+from synthdistill.generation.filters import deduplicate
+from synthdistill.generation.near_duplicates import jaccard, shingles
 from synthdistill.pipeline import generate
 from synthdistill.teachers.teacher import Teacher
 from tests.conftest import tiny_config_dict
@@ -80,7 +80,8 @@ def test_exact_copies_are_compared_once(monkeypatch):
     seen: list[int] = []
     real = near_duplicates.near_duplicate_pairs
     monkeypatch.setattr(
-        "synthdistill.filters.near_duplicate_pairs", lambda texts, t: seen.append(len(texts)) or real(texts, t)
+        "synthdistill.generation.filters.near_duplicate_pairs",
+        lambda texts, t: seen.append(len(texts)) or real(texts, t),
     )
     from synthdistill.data import Example
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from synthdistill.errors import StudentError
-from synthdistill.students.base import load_student
 from synthdistill.students.embed import EmbeddingStudent
 from synthdistill.students.encoders import CachedEncoder, EmbeddingCache
+from synthdistill.students.registry import load_student
 from tests.conftest import POLITICS, SPORTS
 
 TEXTS, LABELS = SPORTS + POLITICS, ["sports"] * 6 + ["politics"] * 6

@@ -3,7 +3,7 @@ import random
 import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
-from synthdistill.evaluation import classification_scores
+from synthdistill.evaluation.scores import classification_scores
 
 LABELS = ["a", "b", "c"]
 

@@ -34,9 +34,9 @@ def test_experiment_example_runs_on_a_run_folder(tmp_path):
     import yaml
 
     from synthdistill.data import read_examples, write_examples
-    from synthdistill.executors import InlineExecutor
-    from synthdistill.experiment_config import parse_experiment_config
-    from synthdistill.experiments import run_experiment
+    from synthdistill.experiments.config import parse_experiment_config
+    from synthdistill.experiments.executors import InlineExecutor
+    from synthdistill.experiments.runner import run_experiment
 
     root = Path(__file__).parent.parent / "examples"
     shutil.copytree(root / "data", tmp_path / "examples/data")

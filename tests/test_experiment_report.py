@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from synthdistill.curves import crossovers, curve_points, group_languages, group_scores, group_teacher
 from synthdistill.errors import DataError, SynthdistillError
-from synthdistill.experiment_report import write_experiment_report
+from synthdistill.experiments.curves import crossovers, curve_points, group_languages, group_scores, group_teacher
+from synthdistill.experiments.report import write_experiment_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from synthdistill.curves import crossover, group_languages, mean_interval
 from synthdistill.errors import ConfigError, DataError
-from synthdistill.executors import InlineExecutor, LocalExecutor
-from synthdistill.experiment_config import load_experiment_config, parse_experiment_config
-from synthdistill.experiments import plan_cells, run_experiment, training_sample
-from synthdistill.result_store import ResultStore
+from synthdistill.experiments.config import load_experiment_config, parse_experiment_config
+from synthdistill.experiments.curves import crossover, group_languages, mean_interval
+from synthdistill.experiments.executors import InlineExecutor, LocalExecutor
+from synthdistill.experiments.runner import plan_cells, run_experiment, training_sample
+from synthdistill.experiments.store import ResultStore
 from tests.conftest import write_jsonl
 
 CUES = {
@@ -147,9 +147,9 @@ def test_crash_in_the_middle_keeps_finished_cells(experiment_dir: Path) -> None:
     script = f"""
 import os, sys
 sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
-from synthdistill import experiments
-from synthdistill.executors import InlineExecutor
-from synthdistill.experiment_config import load_experiment_config
+from synthdistill.experiments import runner as experiments
+from synthdistill.experiments.executors import InlineExecutor
+from synthdistill.experiments.config import load_experiment_config
 original = experiments.run_cell
 count = 0
 def dying(payload):
@@ -209,7 +209,7 @@ def test_ray_executor_gives_the_inline_numbers(experiment_dir: Path) -> None:
     """A local Ray instance with 2 CPUs runs the same cells to the same scores."""
     import ray  # the test command installs the ray extra
 
-    from synthdistill.executors import RayExecutor
+    from synthdistill.experiments.executors import RayExecutor
 
     config = load_experiment_config(experiment_dir / "experiment.yaml")
     config = config.model_copy(update={"languages": ["en"], "sizes": [6, 45], "repeats": 2})
@@ -225,7 +225,7 @@ def test_ray_executor_gives_the_inline_numbers(experiment_dir: Path) -> None:
 
 
 def test_reproduce_finds_complete_tasks_and_builds_the_paper_grid(tmp_path: Path) -> None:
-    from synthdistill.reproduction import PAPER_PER_CLASS, complete_tasks, paper_experiment
+    from synthdistill.experiments.reproduction import PAPER_PER_CLASS, complete_tasks, paper_experiment
 
     data = write_paper_layout(tmp_path / "paper", ["en", "cy"])
     (data / "topic/cy/test.jsonl").rename(data / "topic/cy/held-out.jsonl")
@@ -257,7 +257,7 @@ def test_reproduce_command_with_a_teacher_results_file(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_teacher_line_from_the_embedded_teacher_chooses_on_a_drawn_dev_split(tmp_path: Path) -> None:
-    from synthdistill.reproduction import paper_experiment
+    from synthdistill.experiments.reproduction import paper_experiment
 
     data = write_paper_layout(tmp_path / "paper", ["en"], test_size=3)
     config = paper_experiment(data, quick=True, languages=["en"], students=["tfidf"], repeats=1).model_copy(

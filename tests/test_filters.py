@@ -1,6 +1,6 @@
 from synthdistill.config import FilterSpec, parse_config
 from synthdistill.data import Example
-from synthdistill.filters import deduplicate, filter_samples, teacher_check
+from synthdistill.generation.filters import deduplicate, filter_samples, teacher_check
 from synthdistill.teachers.teacher import Teacher
 from tests.conftest import tiny_config_dict
 

@@ -8,9 +8,9 @@ pytest.importorskip("torch", reason="the finetune student needs torch (the test 
 pytest.importorskip("transformers")
 
 from synthdistill.errors import StudentError
-from synthdistill.evaluation import classification_scores
-from synthdistill.students.base import load_student
+from synthdistill.evaluation.scores import classification_scores
 from synthdistill.students.finetune import FineTunedStudent, batch_size_for
+from synthdistill.students.registry import load_student
 from tests.conftest import POLITICS, SPORTS
 
 pytestmark = pytest.mark.slow

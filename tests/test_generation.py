@@ -2,9 +2,11 @@ import pytest
 
 from synthdistill.config import parse_config
 from synthdistill.data import Example
-from synthdistill.generation import generate_samples, parse_generated, plan_generation, taboo_words
-from synthdistill.label_summaries import summarise_labels
-from synthdistill.self_revision import revise_samples
+from synthdistill.generation.label_summaries import summarise_labels
+from synthdistill.generation.parsing import parse_generated
+from synthdistill.generation.planning import plan_generation
+from synthdistill.generation.samples import generate_samples, taboo_words
+from synthdistill.generation.self_revision import revise_samples
 from synthdistill.teachers.protocol import Completion, CompletionRequest
 from synthdistill.teachers.teacher import Teacher
 from tests.conftest import POLITICS, SPORTS, FakeBackend, tiny_config_dict

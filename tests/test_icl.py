@@ -6,8 +6,8 @@ import pytest
 import synthdistill.students.encoders as encoders
 from synthdistill.config import parse_config
 from synthdistill.errors import StudentError
-from synthdistill.students.base import load_student
 from synthdistill.students.icl import InContextStudent
+from synthdistill.students.registry import load_student
 from tests.conftest import POLITICS, SPORTS, tiny_config_dict
 
 TEXTS, LABELS = SPORTS + POLITICS, ["sports"] * 6 + ["politics"] * 6

@@ -1,6 +1,6 @@
 import pytest
 
-from synthdistill.language_id import check_language, dominant_script, expected_script, is_identifiable
+from synthdistill.generation.language_id import check_language, dominant_script, expected_script, is_identifiable
 from synthdistill.languages import resolve_language
 
 

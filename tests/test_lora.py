@@ -14,10 +14,10 @@ pytest.importorskip("gguf")
 from synthdistill import load_config
 from synthdistill.data import Example, write_examples
 from synthdistill.errors import StudentError
-from synthdistill.evaluation import classification_scores
+from synthdistill.evaluation.scores import classification_scores
 from synthdistill.pipeline import evaluate, train
-from synthdistill.students.base import load_student
 from synthdistill.students.lora import LoraStudent
+from synthdistill.students.registry import load_student
 from tests.conftest import POLITICS, SPORTS, write_jsonl
 
 pytestmark = pytest.mark.slow

@@ -10,9 +10,9 @@ from pathlib import Path
 import yaml
 
 from synthdistill.config import load_config
-from synthdistill.executors import RayExecutor
+from synthdistill.experiments.executors import RayExecutor
+from synthdistill.experiments.sharding import generate_sharded
 from synthdistill.pipeline import generate
-from synthdistill.sharded_generation import generate_sharded
 from tests.conftest import tiny_config_dict
 from tests.fault_server import fault_server
 

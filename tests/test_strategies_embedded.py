@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from synthdistill import load_config
-from synthdistill.language_id import check_language
+from synthdistill.generation.language_id import check_language
 from synthdistill.languages import resolve_language
 from synthdistill.pipeline import generate
 from tests.conftest import tiny_config_dict, write_jsonl

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from synthdistill.errors import StudentError
-from synthdistill.students.base import load_student
+from synthdistill.students.registry import load_student
 from synthdistill.students.tfidf import TfidfStudent
 from tests.conftest import POLITICS, SPORTS
 

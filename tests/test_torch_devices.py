@@ -16,11 +16,11 @@ import torch
 from synthdistill import parse_config
 from synthdistill.errors import ConfigError, StudentError
 from synthdistill.students.backbones import torch_device
-from synthdistill.students.base import load_student
 from synthdistill.students.finetune import FineTunedStudent
 from synthdistill.students.lora import LoraStudent
-from synthdistill.students.random_backbones import random_model, write_random_backbone
+from synthdistill.students.registry import load_student
 from tests.conftest import POLITICS, SPORTS, tiny_config_dict
+from tests.random_backbones import random_model, write_random_backbone
 
 TEXTS, LABELS = SPORTS + POLITICS, ["sports"] * 6 + ["politics"] * 6
 DEVICES = [

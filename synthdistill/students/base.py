@@ -1,16 +1,22 @@
-"""The one face every student shows, and the registry that maps a config `type` to its class."""
+"""The one face every student shows, and the file format every student saves in (JSON + npz, no pickle).
+
+The registry that maps a config `type` to its class is in `registry`: it imports every student, and no
+student imports it."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from synthdistill.data import atomic_write_text
 from synthdistill.errors import StudentError
+
+if TYPE_CHECKING:
+    from synthdistill.config import TaskSpec, TeacherSpec
 
 STUDENT_FILE = "student.json"
 
@@ -18,6 +24,22 @@ STUDENT_FILE = "student.json"
 @runtime_checkable
 class Student(Protocol):
     classes: list[str]
+
+    @classmethod
+    def from_options(
+        cls,
+        spec: Any,
+        *,
+        task: TaskSpec,
+        teacher: TeacherSpec,
+        language: str,
+        seed: int,
+        workdir: Path,
+        run_name: str | None = None,
+    ) -> Student:
+        """Built for one run from its config section `spec` (where its defaults live). `task` and `teacher`:
+        the run's; `workdir`: where caches and checkpoints go (under `run_name`, default TYPE-LANGUAGE)."""
+        ...
 
     def fit(
         self, texts: Sequence[str], labels: Sequence[str], dev: tuple[Sequence[str], Sequence[str]] | None = None
@@ -96,29 +118,3 @@ def probability_rows(classes: Sequence[str], probabilities: np.ndarray) -> list[
         }
         for row in probabilities
     ]
-
-
-def student_registry() -> dict[str, type]:
-    """Name to class; heavy students import their libraries only when built."""
-    from synthdistill.students.embed import EmbeddingStudent
-    from synthdistill.students.finetune import FineTunedStudent
-    from synthdistill.students.icl import InContextStudent
-    from synthdistill.students.lora import LoraStudent
-    from synthdistill.students.tfidf import TfidfStudent
-
-    return {
-        "tfidf": TfidfStudent,
-        "embed": EmbeddingStudent,
-        "icl": InContextStudent,
-        "finetune": FineTunedStudent,
-        "lora": LoraStudent,
-    }
-
-
-def load_student(directory: str | Path) -> Student:
-    """Load any saved student; nothing is unpickled, so a downloaded model cannot run code."""
-    header = read_student_header(directory)
-    registry = student_registry()
-    if header["type"] not in registry:
-        raise StudentError(f"{directory}: unknown student type {header['type']!r}")
-    return registry[header["type"]].load(directory)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from synthdistill.errors import StudentError
-from synthdistill.evaluation import classification_scores
+from synthdistill.evaluation.scores import classification_scores
 from synthdistill.students.backbones import (
     autocast,
     check_precision,

@@ -11,10 +11,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from synthdistill.classify import classify_with_teacher
 from synthdistill.config import Config, parse_config
 from synthdistill.data import Example
 from synthdistill.errors import StudentError
+from synthdistill.evaluation.teacher_classifier import classify_with_teacher
 from synthdistill.students.base import check_training_set, read_student, write_student
 from synthdistill.students.encoders import CachedEncoder, EmbeddingCache
 from synthdistill.teachers import open_teacher

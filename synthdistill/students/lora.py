@@ -30,10 +30,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from synthdistill.classify import parse_label_answer
 from synthdistill.config import Config
 from synthdistill.errors import StudentError
-from synthdistill.evaluation import classification_scores
+from synthdistill.evaluation.scores import classification_scores
+from synthdistill.evaluation.teacher_classifier import parse_label_answer
 from synthdistill.students.backbones import (
     GEMMA_270M,
     autocast,

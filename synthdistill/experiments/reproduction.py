@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from synthdistill.errors import DataError
-from synthdistill.experiment_config import PAPER_LANGUAGES, ExperimentConfig, parse_experiment_config
+from synthdistill.experiments.config import PAPER_LANGUAGES, ExperimentConfig, parse_experiment_config
 
 # The paper trains on 10 up to 200 samples per class; its released code does not list the points in between.
 PAPER_PER_CLASS = [10, 25, 50, 100, 200]

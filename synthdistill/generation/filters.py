@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from synthdistill.classify import classify_with_teacher
 from synthdistill.config import Config, FilterSpec
-from synthdistill.data import Example, sample_per_label
-from synthdistill.generation import DroppedSample
-from synthdistill.language_id import check_language
+from synthdistill.data import DroppedSample, Example, sample_per_label
+from synthdistill.evaluation.teacher_classifier import classify_with_teacher
+from synthdistill.generation.language_id import check_language
+from synthdistill.generation.near_duplicates import find_root, near_duplicate_pairs, normalise_text
 from synthdistill.languages import resolve_language
-from synthdistill.near_duplicates import find_root, near_duplicate_pairs, normalise_text
 from synthdistill.teachers.teacher import Teacher
 
 

@@ -10,11 +10,10 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from synthdistill.config import Config
-from synthdistill.data import Example
-from synthdistill.generation import DroppedSample
-from synthdistill.language_id import is_identifiable
+from synthdistill.data import DroppedSample, Example
+from synthdistill.generation.language_id import is_identifiable
+from synthdistill.generation.near_duplicates import jaccard, shingles
 from synthdistill.languages import resolve_language
-from synthdistill.near_duplicates import jaccard, shingles
 from synthdistill.teachers.teacher import TeacherStats
 
 _SEPARATOR = "\x1e"  # between texts: not a word character

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from synthdistill.curves import Crossover, CurvePoint
 from synthdistill.data import atomic_write_text
 from synthdistill.errors import DataError, SynthdistillError
+from synthdistill.experiments.curves import Crossover, CurvePoint
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -26,7 +26,11 @@ from typing import Any
 import yaml
 
 from synthdistill.config import Config, parse_config
-from synthdistill.curves import (
+from synthdistill.data import Example, atomic_write_text, read_examples, read_json_file, sample_per_label, write_jsonl
+from synthdistill.errors import DataError, SynthdistillError
+from synthdistill.evaluation.scores import classification_scores
+from synthdistill.experiments.config import ExperimentConfig, ExperimentTaskSpec
+from synthdistill.experiments.curves import (
     ALL_LANGUAGES,
     Crossover,
     CurvePoint,
@@ -36,11 +40,7 @@ from synthdistill.curves import (
     group_scores,
     group_teacher,
 )
-from synthdistill.data import Example, atomic_write_text, read_examples, read_json_file, sample_per_label, write_jsonl
-from synthdistill.errors import DataError, SynthdistillError
-from synthdistill.evaluation import classification_scores
-from synthdistill.executors import Executor, LocalExecutor
-from synthdistill.experiment_config import ExperimentConfig, ExperimentTaskSpec
+from synthdistill.experiments.executors import Executor, LocalExecutor
 
 STORE_FILE = "results.sqlite"
 LOW_RESOURCE, OTHER = "low-resource", "other"
@@ -151,7 +151,7 @@ def _examples(path: str, labels: tuple[str, ...], language: str) -> list[Example
 
 def run_cell(payload: dict[str, Any]) -> dict[str, Any]:
     """Train one student on one sample and score it on the test split (runs in a worker process)."""
-    from synthdistill.students.base import student_registry
+    from synthdistill.students.registry import student_registry
 
     labels, language = tuple(payload["labels"]), payload["language"]
     files = payload["files"]
@@ -294,7 +294,7 @@ def run_experiment(
     workdir = out / "work"
     cells = plan_cells(experiment, workdir)
     executor = executor or LocalExecutor()
-    from synthdistill.result_store import ResultStore
+    from synthdistill.experiments.store import ResultStore
 
     store = ResultStore(out / STORE_FILE)
     try:
@@ -330,7 +330,7 @@ def _grid_note(experiment: ExperimentConfig) -> str:
 
 
 def write_experiment_outputs(experiment: ExperimentConfig, out: Path, summary: ExperimentSummary) -> dict[str, Path]:
-    from synthdistill.experiment_report import write_experiment_report
+    from synthdistill.experiments.report import write_experiment_report
 
     results = {
         "name": experiment.name,

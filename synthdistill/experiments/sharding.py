@@ -16,9 +16,8 @@ from typing import Any
 import yaml
 
 from synthdistill.config import Config, parse_config
-from synthdistill.data import Example
-from synthdistill.executors import Executor
-from synthdistill.generation import DroppedSample
+from synthdistill.data import DroppedSample, Example
+from synthdistill.experiments.executors import Executor
 from synthdistill.teachers import TeacherStats
 
 SHARDS_DIR = "shards"

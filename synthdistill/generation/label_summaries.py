@@ -7,8 +7,7 @@ import random
 from collections.abc import Mapping, Sequence
 
 from synthdistill.config import Config
-from synthdistill.data import Example
-from synthdistill.generation import sample_seed
+from synthdistill.data import Example, sample_seed
 from synthdistill.languages import resolve_language
 from synthdistill.prompts import render
 from synthdistill.teachers.protocol import CompletionRequest
