@@ -258,13 +258,13 @@ class TfidfStudentSpec(_StudentSpecBase):
 
 
 class EmbedStudentSpec(_StudentSpecBase):
-    type: Literal["embed"]
+    type: Literal["embed"] = "embed"
     encoder: str = Field("e5-small", description="e5-small, use-multilingual, or st:<sentence-transformers model>")
     C: float = Field(1.0, gt=0)
 
 
 class IclStudentSpec(_StudentSpecBase):
-    type: Literal["icl"]
+    type: Literal["icl"] = "icl"
     shots_per_label: int = Field(2, ge=1, description="training examples per label in each prompt")
     selection: Literal["random", "nearest"] = Field("random", description="nearest: by sentence embeddings")
     encoder: str = Field("e5-small", description="encoder for nearest-neighbour selection")
@@ -287,7 +287,7 @@ class _TorchStudentSpec(_StudentSpecBase):
 
 
 class FinetuneStudentSpec(_TorchStudentSpec):
-    type: Literal["finetune"]
+    type: Literal["finetune"] = "finetune"
     backbone: str = Field("xlm-roberta-large", description="hub name or path; minilm: the offline English model")
     epochs: int = Field(10, ge=1, description="the paper's research preset: 50")
     learning_rate: float = Field(1e-5, gt=0)
@@ -297,7 +297,7 @@ class FinetuneStudentSpec(_TorchStudentSpec):
 
 
 class LoraStudentSpec(_TorchStudentSpec):
-    type: Literal["lora"]
+    type: Literal["lora"] = "lora"
     backbone: str = Field("gemma-270m", description="a causal LM: hub name or path; gemma-270m: the offline one")
     steps: int = Field(100, ge=1, description="the paper's research preset: 600")
     learning_rate: float = Field(3e-5, gt=0)
