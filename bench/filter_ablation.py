@@ -77,8 +77,16 @@ def main() -> None:
     started = time.perf_counter()
     teacher = open_teacher(config.teacher, HERE / ".cache/filter_ablation.sqlite", progress=True)
     try:
-        raw, _ = generate_samples(config, teacher, seeds)
-        checked, _ = teacher_check(config, teacher, raw, seeds)
+        raw, _ = generate_samples(config.task, config.generation, config.teacher.prompt_mode, teacher, seeds)
+        checked, _ = teacher_check(
+            config.task,
+            config.teacher.prompt_mode,
+            teacher,
+            raw,
+            seeds,
+            shots=config.filters.teacher_check_shots,
+            seed=config.evaluation.seed,
+        )
     finally:
         teacher.close()
     agreed = {id(e) for e in checked}

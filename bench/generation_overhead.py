@@ -79,7 +79,7 @@ def run_generation(url: str, n: int, cache_path: Path | None) -> tuple[float, in
     teacher = Teacher(backend, RequestCache(cache_path) if cache_path else None, max_concurrency=CONCURRENCY,
                       progress=False)  # fmt: skip
     started = time.perf_counter()
-    samples, _ = generate_samples(config, teacher, {})
+    samples, _ = generate_samples(config.task, config.generation, config.teacher.prompt_mode, teacher, {})
     elapsed = time.perf_counter() - started
     teacher.close()
     return elapsed, len(samples), teacher
@@ -97,7 +97,9 @@ def main() -> None:
             f"{__import__('os').cpu_count()} CPUs; server: aiohttp in its own process; concurrency {CONCURRENCY}"
         )
         config = parse_config(config_for(url, args.requests))
-        requests = [job.request for job in plan_generation(config, {})]
+        requests = [
+            job.request for job in plan_generation(config.task, config.generation, config.teacher.prompt_mode, {})
+        ]
         asyncio.run(raw_loop(url, requests[:200]))  # warm up both sides
         rows = []
         n = args.requests

@@ -20,7 +20,7 @@ sys.path.insert(0, str(HERE))
 
 import bench_output
 
-from synthdistill.config import parse_config
+from synthdistill.config import EmbedStudentSpec, parse_config
 from synthdistill.data import read_examples
 from synthdistill.evaluation.teacher_classifier import classify_with_teacher
 from synthdistill.students.embed import EmbeddingStudent
@@ -44,8 +44,12 @@ def main() -> None:
     student_texts = (test * (args.student_texts // len(test) + 1))[: args.student_texts]
     student_texts = [f"{text} ({i})" for i, text in enumerate(student_texts)]  # distinct: no embedding reuse
     rates: dict[str, float] = {}
-    for name, student in (("tfidf", TfidfStudent()), ("embed (e5-small)", EmbeddingStudent("e5-small")),
-                          ("embed (use-multilingual)", EmbeddingStudent("use-multilingual"))):  # fmt: skip
+    students = {
+        "tfidf": TfidfStudent(),
+        "embed (e5-small)": EmbeddingStudent(EmbedStudentSpec(encoder="e5-small")),
+        "embed (use-multilingual)": EmbeddingStudent(EmbedStudentSpec(encoder="use-multilingual")),
+    }
+    for name, student in students.items():
         student.fit([e.text for e in train], [e.label for e in train])
         student.predict(student_texts[:20])  # load the encoder before timing
         count = args.student_texts if name == "tfidf" else min(args.student_texts, 500)
@@ -61,9 +65,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         teacher = open_teacher(config.teacher, Path(tmp) / "cache.sqlite", progress=False)
         try:
-            classify_with_teacher(config, teacher, args.language, test[:4])  # start the server, warm the prefix
+            classify_with_teacher(
+                config.task, config.teacher.prompt_mode, teacher, args.language, test[:4]
+            )  # start the server, warm the prefix
             started = time.perf_counter()
-            classify_with_teacher(config, teacher, args.language, test[4 : 4 + args.teacher_texts])
+            classify_with_teacher(
+                config.task, config.teacher.prompt_mode, teacher, args.language, test[4 : 4 + args.teacher_texts]
+            )
             rates["teacher (embedded Gemma 3 270M, zero-shot label scoring)"] = args.teacher_texts / (
                 time.perf_counter() - started
             )

@@ -21,6 +21,7 @@ sys.path.insert(0, str(HERE))
 
 import bench_output
 
+from synthdistill.config import EmbedStudentSpec
 from synthdistill.data import read_examples, sample_per_label
 from synthdistill.evaluation.scores import classification_scores
 from synthdistill.students.embed import EmbeddingStudent
@@ -33,7 +34,7 @@ LOW_RESOURCE = {"ro", "az", "sl", "te", "cy"}
 def build(student: str):
     if student == "tfidf":
         return TfidfStudent()
-    return EmbeddingStudent(encoder="e5-small", C=10.0, cache_path=HERE / ".cache/embeddings.sqlite")
+    return EmbeddingStudent(EmbedStudentSpec(encoder="e5-small", C=10.0), cache_path=HERE / ".cache/embeddings.sqlite")
 
 
 def main() -> None:

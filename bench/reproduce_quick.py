@@ -19,7 +19,7 @@ sys.path.insert(0, str(HERE))
 
 import bench_output
 
-from synthdistill import experiments
+from synthdistill.experiments import runner as experiments
 from synthdistill.experiments.executors import LocalExecutor
 from synthdistill.experiments.reproduction import paper_experiment
 

@@ -63,11 +63,12 @@ def synthetic_sentences(count: int, rng: random.Random) -> tuple[list[str], list
 
 
 def train_student(kind: str, folder: Path) -> Student:
+    from synthdistill.config import EmbedStudentSpec
     from synthdistill.students.embed import EmbeddingStudent
     from synthdistill.students.tfidf import TfidfStudent
 
     texts, labels = synthetic_sentences(400, random.Random(0))
-    student: Student = TfidfStudent() if kind == "tfidf" else EmbeddingStudent("e5-small")
+    student: Student = TfidfStudent() if kind == "tfidf" else EmbeddingStudent(EmbedStudentSpec(encoder="e5-small"))
     student.fit(texts, labels)
     student.save(folder)
     return student

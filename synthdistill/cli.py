@@ -98,7 +98,7 @@ def _print_stats(stats: TeacherStats, config: Config) -> None:
 
     tokens = stats.prompt_tokens + stats.completion_tokens
     print(f"teacher requests: {stats.sent} sent, {stats.cached} from cache ({tokens} tokens sent and received)")
-    cost = estimated_cost(config, stats.prompt_tokens, stats.completion_tokens)
+    cost = estimated_cost(config.teacher, stats.prompt_tokens, stats.completion_tokens)
     if cost is not None:
         print(f"estimated cost of this run's requests: {cost:.4f}")
     if stats.not_sent:

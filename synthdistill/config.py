@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, ClassVar, Literal, TypeVar, get_args
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from synthdistill.errors import ConfigError
 from synthdistill.languages import resolve_language
@@ -76,13 +77,28 @@ class TaskSpec(_Strict):
         return [label.name for label in self.labels]
 
 
-class TeacherSpec(_Strict):
-    backend: Literal["embedded", "openai"] = "embedded"
-    model: str | None = Field(None, description="model name sent to the endpoint (openai)")
-    base_url: str | list[str] | None = Field(
-        None, description="e.g. http://localhost:8000/v1, or a list of such endpoints used in turn (openai)"
-    )
-    api_key_env: str | None = Field(None, description="name of the environment variable holding the key")
+# config.yaml written before the teacher union (issue #12) lists every field of both backends, those of the backend
+# not chosen at their defaults; these are the values it could have written (cache_ram_mib's default was 256 at
+# first). A section holding the other backend's field at such a value still loads, so old output folders re-run:
+# the field is dropped, as the old code ignored it. Any other value of it is an error.
+_OLD_DUMP_DEFAULTS: dict[str, dict[str, tuple[object, ...]]] = {
+    "embedded": {"model": (None,), "base_url": (None,), "api_key_env": (None,)},
+    "openai": {
+        "model_path": (None,),
+        "n_parallel": (4,),
+        "n_ctx": (8192,),
+        "n_threads": (None,),
+        "cache_ram_mib": (256, 512),
+    },
+}
+
+
+class _TeacherSpecBase(_Strict):
+    """What every backend reads: the engine's concurrency, rate limits and budgets, and the settings of the
+    OpenAI-protocol client (the embedded backend drives its llama.cpp server through the same client)."""
+
+    default_mode: ClassVar[Literal["completion", "chat"]]
+    backend: str  # each member narrows it to its tag
     mode: Literal["completion", "chat"] | None = Field(
         None, description="prompt style; default: completion for embedded, chat for openai"
     )
@@ -97,15 +113,47 @@ class TeacherSpec(_Strict):
     max_requests: int | None = Field(None, ge=0, description="budget: requests sent in one run (cache hits are free)")
     max_tokens: int | None = Field(None, ge=0, description="budget: tokens sent and received in one run")
     score_top_k: int | None = Field(None, ge=1, description="top log-probabilities asked for when scoring labels")
-    model_path: str | None = Field(None, description="GGUF file for the embedded backend (default: Gemma 3 270M)")
-    n_parallel: int = Field(4, ge=1, le=64, description="llama.cpp slots (embedded)")
-    n_ctx: int = Field(8192, ge=512, description="context size shared by all slots (embedded)")
-    n_threads: int | None = Field(None, ge=1, description="CPU threads (embedded; default: all cores)")
-    cache_ram_mib: int = Field(
-        512, ge=0, description="llama.cpp's prompt cache in host memory, MiB (embedded; 0: none; bounds the RSS)"
-    )
     price_per_million_prompt: float | None = Field(None, ge=0, description="for the cost estimate")
     price_per_million_completion: float | None = Field(None, ge=0, description="for the cost estimate")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_old_dump_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            old = _OLD_DUMP_DEFAULTS[cls.model_fields["backend"].default]
+            data = {key: value for key, value in data.items() if not (key in old and value in old[key])}
+        return data
+
+    @property
+    def prompt_mode(self) -> Literal["completion", "chat"]:
+        return self.mode or self.default_mode
+
+
+class EmbeddedTeacherSpec(_TeacherSpecBase):
+    """llama.cpp in this process, on a GGUF file: the default teacher."""
+
+    default_mode: ClassVar[Literal["completion", "chat"]] = "completion"
+    backend: Literal["embedded"] = "embedded"
+    mode: Literal["completion"] | None = Field(None, description="prompt style: completion only (the default)")
+    model_path: str | None = Field(None, description="GGUF file (default: Gemma 3 270M)")
+    n_parallel: int = Field(4, ge=1, le=64, description="llama.cpp slots")
+    n_ctx: int = Field(8192, ge=512, description="context size shared by all slots")
+    n_threads: int | None = Field(None, ge=1, description="CPU threads (default: all cores)")
+    cache_ram_mib: int = Field(
+        512, ge=0, description="llama.cpp's prompt cache in host memory, MiB (0: none; bounds the RSS)"
+    )
+
+
+class OpenAITeacherSpec(_TeacherSpecBase):
+    """Any OpenAI-compatible endpoint: vLLM, Ollama, a llama.cpp server, TGI, OpenAI."""
+
+    default_mode: ClassVar[Literal["completion", "chat"]] = "chat"
+    backend: Literal["openai"] = "openai"
+    model: str | None = Field(None, description="model name sent to the endpoint")
+    base_url: str | list[str] | None = Field(
+        None, description="e.g. http://localhost:8000/v1, or a list of such endpoints used in turn"
+    )
+    api_key_env: str | None = Field(None, description="name of the environment variable holding the key")
 
     @field_validator("base_url")
     @classmethod
@@ -126,18 +174,32 @@ class TeacherSpec(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _openai_needs_endpoint(self) -> TeacherSpec:
-        if self.backend == "openai":
-            missing = [f for f in ("base_url", "model") if getattr(self, f) is None]
-            if missing:
-                raise ValueError(f"the openai backend needs {' and '.join(missing)}")
+    def _needs_endpoint(self) -> OpenAITeacherSpec:
+        missing = [f for f in ("base_url", "model") if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"the openai backend needs {' and '.join(missing)}")
         return self
 
-    @property
-    def prompt_mode(self) -> Literal["completion", "chat"]:
-        if self.mode is not None:
-            return self.mode
-        return "completion" if self.backend == "embedded" else "chat"
+
+def _teacher_backend(value: Any) -> str:
+    """The member a teacher section is: its `backend`, embedded where it names none (the default)."""
+    if isinstance(value, dict):
+        return str(value.get("backend", "embedded"))
+    return getattr(value, "backend", "embedded")  # a member itself; anything else fails as an embedded section
+
+
+TeacherSpec = Annotated[
+    Annotated[EmbeddedTeacherSpec, Tag("embedded")] | Annotated[OpenAITeacherSpec, Tag("openai")],
+    Discriminator(
+        _teacher_backend,
+        custom_error_type="teacher_backend",
+        custom_error_message="backend must be 'embedded' or 'openai'",
+    ),
+]
+# backend -> member, read from the union's tags
+_TEACHER_SPECS: dict[str, type[_TeacherSpecBase]] = {
+    tag.tag: member for member, tag in map(get_args, get_args(get_args(TeacherSpec)[0]))
+}
 
 
 class GenerationSpec(_Strict):
@@ -341,7 +403,7 @@ class EvaluationSpec(_Strict):
 
 class Config(_Strict):
     task: TaskSpec
-    teacher: TeacherSpec = Field(default_factory=TeacherSpec)
+    teacher: TeacherSpec = Field(default_factory=EmbeddedTeacherSpec)
     generation: GenerationSpec = Field(default_factory=GenerationSpec)
     filters: FilterSpec = Field(default_factory=FilterSpec)
     data: DataSpec
@@ -386,20 +448,36 @@ class Config(_Strict):
         return yaml.safe_dump(dumped, sort_keys=False, allow_unicode=True)
 
 
-# pydantic puts the chosen member of a tagged union into the error path; these are the members' tags
-_UNION_TAGS = {get_args(member.model_fields["type"].annotation)[0] for member in get_args(get_args(StudentSpec)[0])}
+# pydantic puts the chosen member of a tagged union into the error path: a student's type after its list index
+# (students[0].tfidf.C), a teacher's backend after its field name (teacher.openai.n_parallel); these are the tags
+_STUDENT_TAGS = {get_args(member.model_fields["type"].annotation)[0] for member in get_args(get_args(StudentSpec)[0])}
+
+
+def _is_union_tag(part: int | str, previous: int | str) -> bool:
+    return part in (_STUDENT_TAGS if isinstance(previous, int) else _TEACHER_SPECS)
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:
     path = ""
     for index, part in enumerate(loc):
-        if part in _UNION_TAGS and index > 0 and isinstance(loc[index - 1], int):
+        if index > 0 and _is_union_tag(part, loc[index - 1]):
             continue
         if isinstance(part, int):
             path += f"[{part}]"
         else:
             path += f".{part}" if path else str(part)
     return path or "(top level)"
+
+
+def _message(error: ErrorDetails) -> str:
+    """pydantic's message; for a field of the other teacher backend, whose it is (not just "extra")."""
+    loc = error["loc"]
+    in_a_teacher = len(loc) > 2 and loc[-2] in _TEACHER_SPECS and _is_union_tag(loc[-2], loc[-3])
+    if error["type"] == "extra_forbidden" and in_a_teacher:
+        owner = next((tag for tag, member in _TEACHER_SPECS.items() if loc[-1] in member.model_fields), None)
+        if owner is not None:
+            return f"belongs to the {owner} backend, not to this {loc[-2]} teacher"
+    return error["msg"].removeprefix("Value error, ")
 
 
 def read_yaml_mapping(path: str | Path, what: str = "task, teacher, data, ...") -> dict:
@@ -433,8 +511,7 @@ def validate_model(model: type[ModelT], raw: dict, source: str, base_dir: Path |
     except ValidationError as err:
         first = err.errors()[0]
         more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
-        message = first["msg"].removeprefix("Value error, ")
-        raise ConfigError(f"{source}: {_field_path(first['loc'])}: {message}{more}") from None
+        raise ConfigError(f"{source}: {_field_path(first['loc'])}: {_message(first)}{more}") from None
     if base_dir is not None:
         validated.base_dir = base_dir  # type: ignore[attr-defined]
     return validated

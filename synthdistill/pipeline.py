@@ -15,7 +15,7 @@ import os
 import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from synthdistill.config import Config
@@ -25,19 +25,13 @@ from synthdistill.data import (
     atomic_write_text,
     check_output_folder,
     read_examples,
-    sample_per_label,
     write_examples,
     write_jsonl,
 )
 from synthdistill.errors import BudgetExhaustedError, DataError, StudentError
 from synthdistill.evaluation.report import ResultRecord, write_results
 from synthdistill.evaluation.scores import classification_scores
-from synthdistill.evaluation.teacher_classifier import (
-    TeacherSetting,
-    calibrate,
-    classify_with_teacher,
-    content_free_baseline,
-)
+from synthdistill.evaluation.teacher_settings import SCORE_FIELDS, best_on_dev, score_teacher_settings
 from synthdistill.generation.dataset_card import render_card
 from synthdistill.generation.filters import filter_samples, teacher_check
 from synthdistill.generation.label_summaries import summarise_labels
@@ -159,16 +153,20 @@ def generate(
     datasets = load_datasets(config)
     seeds = _seed_pools(config, datasets)
     with _teacher_or(config, out, teacher, progress) as active:
-        summaries = summarise_labels(config, active, seeds) if config.generation.label_summaries else None
-        raw, dropped = generate_samples(config, active, seeds, summaries)
+        task, generation, mode = config.task, config.generation, config.teacher.prompt_mode
+        summaries = (
+            summarise_labels(task, mode, active, seeds, seed=generation.seed) if generation.label_summaries else None
+        )
+        raw, dropped = generate_samples(task, generation, mode, active, seeds, summaries)
         seed_texts = [example.text for pool in seeds.values() for example in pool]
         samples, filtered = filter_samples(raw, config.filters, seed_texts=seed_texts)
         dropped += filtered
-        if config.generation.self_revision:
-            samples, rejected = revise_samples(config, active, samples, seeds)
+        if generation.self_revision:
+            samples, rejected = revise_samples(task, mode, active, samples, seeds, seed=generation.seed)
             dropped += rejected
         if config.filters.teacher_check:
-            samples, rejected = teacher_check(config, active, samples, seeds)
+            shots, seed = config.filters.teacher_check_shots, config.evaluation.seed
+            samples, rejected = teacher_check(task, mode, active, samples, seeds, shots=shots, seed=seed)
             dropped += rejected
         write_generation_outputs(config, out, samples, dropped, active.stats, active.model, summaries)
     return samples, dropped
@@ -235,7 +233,6 @@ def _train_into(
     registry = student_registry()
     trained: list[dict] = []
     for spec in config.students:
-        options = spec.student_options()
         for source in spec.train_on:
             for language in config.task.languages:
                 rows = (
@@ -246,8 +243,9 @@ def _train_into(
                 where = f"student {spec.display_name} on {source} data for {language}"
                 try:
                     student = registry[spec.type].from_options(
-                        dict(options), seed=config.generation.seed, workdir=workdir, config=config, language=language
-                    )
+                        spec, task=config.task, teacher=config.teacher, language=language, seed=config.generation.seed,
+                        workdir=workdir,
+                    )  # fmt: skip
                     dev_rows = datasets[language].dev
                     dev = ([e.text for e in dev_rows], [e.label for e in dev_rows]) if dev_rows else None
                     student.fit([e.text for e in rows], [e.label for e in rows], dev=dev)
@@ -268,59 +266,6 @@ def _train_into(
     return trained
 
 
-BEST_TEACHER = "teacher-best-on-dev"
-
-
-def _teacher_record(config: Config, language: str, name: str, shots: int, model: str, scores: dict) -> ResultRecord:
-    return ResultRecord(
-        task=config.task.name,
-        language=language,
-        classifier=name,
-        train_source="human" if shots else "none",
-        n_train=shots,
-        model=model,
-        **{key: scores[key] for key in ("n_test", "macro_f1", "accuracy", "invalid_rate", "per_label_f1")},
-    )
-
-
-def _teacher_language(
-    config: Config, teacher: Teacher, language: str, data: LanguageData
-) -> tuple[list[ResultRecord], list[dict]]:
-    """Every teacher setting for one language: records on test (with dev macro-F1) and test predictions."""
-    labels, evaluation = config.task.label_names, config.evaluation
-    scoring = config.teacher.prompt_mode == "completion"
-    splits = {"test": data.test, **({"dev": data.dev} if data.dev else {})}
-    records: list[ResultRecord] = []
-    rows: list[dict] = []
-    for k in evaluation.teacher_shots:
-        by_label = sample_per_label(data.seed, k, seed=evaluation.seed) if k else {}
-        shots = [example for label in labels for example in by_label.get(label, [])]
-        for style in evaluation.teacher_prompts if scoring else ["label_name"]:
-            raw = {
-                split: classify_with_teacher(config, teacher, language, [e.text for e in examples], shots, prompt=style)
-                for split, examples in splits.items()
-            }  # fmt: skip
-            variants = [(TeacherSetting(k, style), raw)]
-            if scoring and evaluation.teacher_calibration:
-                baseline = content_free_baseline(config, teacher, language, shots, style)
-                calibrated = {split: [calibrate(p, baseline) for p in preds] for split, preds in raw.items()}
-                variants.append((TeacherSetting(k, style, calibrated=True), calibrated))
-            for setting, predictions in variants:
-                scores = {
-                    split: classification_scores([e.label for e in splits[split]], [p.label for p in preds], labels)
-                    for split, preds in predictions.items()
-                }
-                record = _teacher_record(config, language, setting.name, len(shots), teacher.model, scores["test"])
-                record.dev_macro_f1 = scores["dev"]["macro_f1"] if "dev" in scores else None
-                records.append(record)
-                rows += [
-                    {"language": language, "classifier": setting.name, "text": e.text, "gold": e.label,
-                     "predicted": p.label, "probabilities": p.probabilities, "answer": p.answer}
-                    for e, p in zip(data.test, predictions["test"], strict=True)
-                ]  # fmt: skip
-    return records, rows
-
-
 def classify(
     config: Config, out: str | Path, teacher: Teacher | None = None, *, progress: bool = True
 ) -> list[ResultRecord]:
@@ -333,13 +278,13 @@ def classify(
     predictions_rows: list[dict] = []
     with _teacher_or(config, out, teacher, progress) as active:
         for language, data in datasets.items():
-            language_records, rows = _teacher_language(config, active, language, data)
-            records += language_records
+            language_records, rows = score_teacher_settings(
+                config.task, config.teacher.prompt_mode, config.evaluation, active, language,
+                seed=data.seed, dev=data.dev, test=data.test,
+            )  # fmt: skip
+            best = best_on_dev(language_records)
+            records += [*language_records, *([best] if best else [])]
             predictions_rows += rows
-            on_dev = [r for r in language_records if r.dev_macro_f1 is not None]
-            if on_dev:  # ties go to the setting with fewer shots
-                best = max(on_dev, key=lambda r: (r.dev_macro_f1, -r.n_train))
-                records.append(replace(best, classifier=BEST_TEACHER, setting=best.classifier))
     write_jsonl(out / "teacher_predictions.jsonl", predictions_rows)
     atomic_write_text(out / TEACHER_RESULTS_FILE, json.dumps([r.to_dict() for r in records], indent=1) + "\n")
     write_config(config, out)
@@ -371,14 +316,15 @@ def evaluate(config: Config, out: str | Path) -> tuple[list[ResultRecord], str]:
                 train_source=entry["train_source"],
                 n_train=entry["n_train"],
                 model=entry["path"],
-                **{k: scores[k] for k in ("n_test", "macro_f1", "accuracy", "invalid_rate", "per_label_f1")},
+                **{k: scores[k] for k in SCORE_FIELDS},
             )
         )
     order = {language: i for i, language in enumerate(config.task.languages)}
     records.sort(key=lambda r: order.get(r.language, len(order)))
     teacher_model = next((r.model for r in records if r.classifier.startswith("teacher")), None)
+    teacher_name = teacher_model or getattr(config.teacher, "model", None) or config.teacher.backend  # openai names one
     notes = [
-        f"Task `{config.task.name}`, teacher `{teacher_model or config.teacher.model or config.teacher.backend}` "
+        f"Task `{config.task.name}`, teacher `{teacher_name}` "
         f"({config.teacher.backend} backend); scores on the human-labelled test split.",
         "teacher-Kshot: the teacher classifying with K human examples per label in its prompt (-numbered: "
         "labels as a numbered menu; -calibrated: contextual calibration); teacher-best-on-dev: the setting "

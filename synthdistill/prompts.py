@@ -5,9 +5,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
+
+from synthdistill.languages import resolve_language
+
+if TYPE_CHECKING:
+    from synthdistill.config import TaskSpec
 
 TEMPLATE_SUFFIX = ".jinja"
 
@@ -41,3 +46,13 @@ def render(template: str, **variables: Any) -> RenderedPrompt:
     """Render `templates/<template>.jinja`; a missing variable is an error, not an empty string."""
     text = _environment().get_template(template + TEMPLATE_SUFFIX).render(**variables)
     return RenderedPrompt(text=text, template=template)
+
+
+def task_variables(task: TaskSpec, language: str) -> dict[str, str]:
+    """What every template says about the task: the language's name, the domain, what texts and labels are."""
+    return {
+        "language": resolve_language(language).name,
+        "domain": task.domain,
+        "text_kind": task.text_kind,
+        "label_kind": task.label_kind,
+    }

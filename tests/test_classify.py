@@ -38,7 +38,9 @@ def test_completion_mode_scores_labels_and_shows_shots(fake_backend):
     config = parse_config(tiny_config_dict())
     shots = [Example("A tennis final.", "sports"), Example("A vote in parliament.", "politics")]
     texts = ["The team won the cup game.", "The minister resigned."]
-    predictions = classify_with_teacher(config, Teacher(fake_backend, progress=False), "en", texts, shots)
+    predictions = classify_with_teacher(
+        config.task, config.teacher.prompt_mode, Teacher(fake_backend, progress=False), "en", texts, shots
+    )
     assert [p.label for p in predictions] == ["sports", "politics"]
     assert predictions[0].probabilities["sports"] == pytest.approx(1 / (1 + 2.718281828**-1.8), rel=1e-6)
     prompt = fake_backend.requests[0].prompt
@@ -49,7 +51,9 @@ def test_completion_mode_scores_labels_and_shows_shots(fake_backend):
 def test_no_label_among_top_tokens_is_invalid(fake_backend):
     backend = FakeBackend(lambda r: Completion(text="", top_logprobs=[{" The": -0.1, " A": -0.5}]))
     config = parse_config(tiny_config_dict())
-    [prediction] = classify_with_teacher(config, Teacher(backend, progress=False), "en", ["Something."])
+    [prediction] = classify_with_teacher(
+        config.task, config.teacher.prompt_mode, Teacher(backend, progress=False), "en", ["Something."]
+    )
     assert prediction.label is None and prediction.probabilities == {}
 
 
@@ -57,7 +61,9 @@ def test_chat_mode_answers_are_parsed_strictly():
     answers = iter(["politics", "I think it is about sport"])
     backend = FakeBackend(lambda r: Completion(text=next(answers)), mode="chat")
     config = parse_config(tiny_config_dict(backend="openai", base_url="http://127.0.0.1:1/v1", model="m"))
-    predictions = classify_with_teacher(config, Teacher(backend, max_concurrency=1, progress=False), "en", ["a", "b"])
+    predictions = classify_with_teacher(
+        config.task, config.teacher.prompt_mode, Teacher(backend, max_concurrency=1, progress=False), "en", ["a", "b"]
+    )
     assert [p.label for p in predictions] == ["politics", None]
     assert predictions[1].answer == "I think it is about sport"
     assert backend.requests[0].temperature == 0.0 and backend.requests[0].messages[0][0] == "user"
@@ -66,7 +72,9 @@ def test_chat_mode_answers_are_parsed_strictly():
 def test_numbered_options_score_the_numbers(fake_backend):
     config = parse_config(tiny_config_dict())
     texts = ["The team won the cup game.", "The minister resigned."]
-    predictions = classify_with_teacher(config, Teacher(fake_backend, progress=False), "en", texts, prompt="numbered")
+    predictions = classify_with_teacher(
+        config.task, config.teacher.prompt_mode, Teacher(fake_backend, progress=False), "en", texts, prompt="numbered"
+    )
     assert [p.label for p in predictions] == ["sports", "politics"]
     prompt = fake_backend.requests[0].prompt
     assert "1. sports\n2. politics" in prompt and prompt.endswith("Answer:")
@@ -76,7 +84,9 @@ def test_numbered_needs_completion_mode():
     config = parse_config(tiny_config_dict(backend="openai", base_url="http://127.0.0.1:1/v1", model="m"))
     backend = FakeBackend(lambda r: Completion(text="sports"), mode="chat")
     with pytest.raises(TeacherError, match="numbered"):
-        classify_with_teacher(config, Teacher(backend, progress=False), "en", ["x"], prompt="numbered")
+        classify_with_teacher(
+            config.task, config.teacher.prompt_mode, Teacher(backend, progress=False), "en", ["x"], prompt="numbered"
+        )
 
 
 def test_contextual_calibration_divides_out_the_bias():
@@ -92,5 +102,7 @@ def test_contextual_calibration_divides_out_the_bias():
 
 def test_content_free_baseline_averages_the_teachers_bias(fake_backend):
     config = parse_config(tiny_config_dict())
-    baseline = content_free_baseline(config, Teacher(fake_backend, progress=False), "en", [], "label_name")
+    baseline = content_free_baseline(
+        config.task, config.teacher.prompt_mode, Teacher(fake_backend, progress=False), "en", [], "label_name"
+    )
     assert baseline["sports"] > 0.8 and baseline["sports"] + baseline["politics"] == pytest.approx(1.0)

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from synthdistill.config import load_config, parse_config
+from synthdistill.config import EmbeddedTeacherSpec, OpenAITeacherSpec, load_config, parse_config
 from synthdistill.errors import ConfigError
 from tests.conftest import tiny_config_dict
 
@@ -147,3 +147,113 @@ def test_variable_names_pass_as_api_key_env(tmp_path):
         load_config(
             write(tmp_path, tiny_config_dict(backend="openai", base_url="http://h/v1", model="m", api_key_env=name))
         )
+
+
+# the teacher is a union by backend: a field of the other backend is an error that says whose it is
+def test_an_embedded_field_on_an_openai_teacher_is_an_error_naming_it(tmp_path):
+    message = error_of(tmp_path, tiny_config_dict(backend="openai", base_url="http://h/v1", model="m", n_parallel=8))
+    assert "teacher.n_parallel: belongs to the embedded backend" in message
+
+
+def test_an_openai_field_on_an_embedded_teacher_is_an_error_naming_it(tmp_path):
+    message = error_of(tmp_path, tiny_config_dict(base_url="http://h/v1"))
+    assert "teacher.base_url: belongs to the openai backend" in message
+    assert "teacher.mode: Input should be 'completion'" in error_of(tmp_path, tiny_config_dict(mode="chat"))
+    assert "teacher.n_paralel: Extra inputs are not permitted" in error_of(tmp_path, tiny_config_dict(n_paralel=2))
+    assert "teacher: backend must be 'embedded' or 'openai'" in error_of(tmp_path, tiny_config_dict(backend="vllm"))
+
+
+def test_a_teacher_without_backend_or_no_teacher_at_all_is_embedded(tmp_path):
+    raw = tiny_config_dict(n_parallel=2)
+    del raw["teacher"]["backend"]
+    config = load_config(write(tmp_path, raw))
+    assert isinstance(config.teacher, EmbeddedTeacherSpec) and config.teacher.n_parallel == 2
+    del raw["teacher"]
+    config = load_config(write(tmp_path, raw))
+    assert config.teacher == EmbeddedTeacherSpec() and config.teacher.prompt_mode == "completion"
+    openai = parse_config(tiny_config_dict(backend="openai", base_url="http://h/v1", model="m")).teacher
+    assert isinstance(openai, OpenAITeacherSpec) and openai.prompt_mode == "chat"
+
+
+def test_an_icl_students_own_model_names_the_field_of_the_wrong_backend(tmp_path):
+    raw = tiny_config_dict()
+    raw["students"] = [{"type": "icl", "model": {"backend": "openai", "base_url": "http://h/v1", "model": "m"}}]
+    assert isinstance(load_config(write(tmp_path, raw)).students[0].model, OpenAITeacherSpec)
+    raw["students"][0]["model"]["cache_ram_mib"] = 64
+    assert "students[0].model.cache_ram_mib: belongs to the embedded backend" in error_of(tmp_path, raw)
+    raw["students"][0]["model"] = {"model_path": "small.gguf", "api_key_env": "KEY"}
+    assert "students[0].model.api_key_env: belongs to the openai backend" in error_of(tmp_path, raw)
+    raw["students"][0]["model"] = {"backend": "openai"}
+    assert "students[0].model: the openai backend needs base_url and model" in error_of(tmp_path, raw)
+
+
+def test_a_teachers_dump_holds_only_its_own_backends_fields(tmp_path):
+    embedded = yaml.safe_load(load_config(write(tmp_path, tiny_config_dict())).to_yaml())["teacher"]
+    assert {"model_path", "n_parallel", "cache_ram_mib", "max_concurrency"} <= embedded.keys()
+    assert not {"model", "base_url", "api_key_env"} & embedded.keys()
+    raw = tiny_config_dict(backend="openai", base_url="http://h/v1", model="m")
+    openai = yaml.safe_load(load_config(write(tmp_path, raw)).to_yaml())["teacher"]
+    assert {"model", "base_url", "api_key_env", "max_concurrency"} <= openai.keys()
+    assert not {"model_path", "n_parallel", "n_ctx", "n_threads", "cache_ram_mib"} & openai.keys()
+
+
+# config.yaml as the code before the union wrote it: both backends' fields, the other backend's at their defaults
+OLD_SHARED_FIELDS = """
+  max_concurrency: 4
+  timeout_s: 120.0
+  max_retries: 5
+  backoff_s: 0.5
+  max_backoff_s: 30.0
+  max_consecutive_errors: 20
+  requests_per_minute: null
+  tokens_per_minute: null
+  max_requests: null
+  max_tokens: null
+  score_top_k: null
+"""
+OLD_OPENAI_TEACHER = f"""
+teacher:
+  backend: openai
+  model: m
+  base_url: http://127.0.0.1:8000/v1
+  api_key_env: null
+  mode: completion{OLD_SHARED_FIELDS}
+  model_path: null
+  n_parallel: 4
+  n_ctx: 8192
+  n_threads: null
+  cache_ram_mib: {{cache_ram_mib}}
+  price_per_million_prompt: null
+  price_per_million_completion: null
+"""
+OLD_EMBEDDED_TEACHER = f"""
+teacher:
+  backend: embedded
+  model: null
+  base_url: null
+  api_key_env: null
+  mode: null{OLD_SHARED_FIELDS}
+  model_path: null
+  n_parallel: 2
+  n_ctx: 8192
+  n_threads: null
+  cache_ram_mib: 512
+  price_per_million_prompt: null
+  price_per_million_completion: null
+"""
+
+
+@pytest.mark.parametrize("cache_ram_mib", [512, 256])  # 256: the default of its first version
+def test_a_config_yaml_written_before_the_union_still_loads(tmp_path, cache_ram_mib):
+    raw = tiny_config_dict()
+    old_teacher = yaml.safe_load(OLD_OPENAI_TEACHER.format(cache_ram_mib=cache_ram_mib))["teacher"]
+    raw["teacher"] = old_teacher
+    raw["students"] = [{"type": "icl", "model": yaml.safe_load(OLD_EMBEDDED_TEACHER)["teacher"]}]
+    config = load_config(write(tmp_path, raw))
+    assert isinstance(config.teacher, OpenAITeacherSpec) and config.teacher.prompt_mode == "completion"
+    icl_model = config.students[0].model
+    assert isinstance(icl_model, EmbeddedTeacherSpec) and icl_model.n_parallel == 2
+    again = load_config(write(tmp_path, config.to_yaml()))  # and its new dump re-runs as well
+    assert again.teacher == config.teacher and again.students == config.students
+    raw["teacher"]["n_parallel"] = 8  # a value the old code never wrote for an openai teacher: it was ignored
+    assert "teacher.n_parallel: belongs to the embedded backend" in error_of(tmp_path, raw)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from synthdistill.config import EmbedStudentSpec
 from synthdistill.errors import StudentError
 from synthdistill.students.embed import EmbeddingStudent
 from synthdistill.students.encoders import CachedEncoder, EmbeddingCache
@@ -21,7 +22,8 @@ NEW = [
 
 @pytest.mark.parametrize("encoder", ["use-multilingual", "e5-small"])
 def test_learns_and_transfers_across_languages(encoder, tmp_path):
-    student = EmbeddingStudent(encoder=encoder, C=10.0, cache_path=tmp_path / "emb.sqlite").fit(TEXTS, LABELS)
+    spec = EmbedStudentSpec(encoder=encoder, C=10.0)
+    student = EmbeddingStudent(spec, cache_path=tmp_path / "emb.sqlite").fit(TEXTS, LABELS)
     assert student.predict(NEW) == ["sports", "politics", "sports", "politics"]
     probabilities = student.predict_proba(NEW)
     assert np.allclose(probabilities.sum(axis=1), 1.0)
@@ -65,8 +67,8 @@ def test_vectors_held_in_memory_are_bounded(monkeypatch):
 
 def test_bad_inputs():
     with pytest.raises(StudentError, match="one class"):
-        EmbeddingStudent(encoder="use-multilingual").fit(["a", "b"], ["x", "x"])
+        EmbeddingStudent(EmbedStudentSpec(encoder="use-multilingual")).fit(["a", "b"], ["x", "x"])
     with pytest.raises(StudentError, match="unknown encoder 'nope'"):
-        EmbeddingStudent(encoder="nope").fit(TEXTS, LABELS)
+        EmbeddingStudent(EmbedStudentSpec(encoder="nope")).fit(TEXTS, LABELS)
     with pytest.raises(StudentError, match="not trained"):
         EmbeddingStudent().predict(["x"])

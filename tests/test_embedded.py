@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from synthdistill.config import TeacherSpec, load_config
+from synthdistill.config import EmbeddedTeacherSpec, load_config
 from synthdistill.errors import ConfigError
 from synthdistill.teachers import BACKENDS
 from synthdistill.teachers.embedded import (
@@ -94,10 +94,20 @@ def test_server_params_bound_the_host_prompt_cache():
 
 
 def test_teacher_spec_cache_ram_mib_reaches_the_server_settings():
-    assert TeacherSpec().cache_ram_mib == ServerSettings().cache_ram_mib == DEFAULT_CACHE_RAM_MIB
-    backend = BACKENDS["embedded"](TeacherSpec(cache_ram_mib=64))
+    assert EmbeddedTeacherSpec().cache_ram_mib == ServerSettings().cache_ram_mib == DEFAULT_CACHE_RAM_MIB
+    backend = BACKENDS["embedded"](EmbeddedTeacherSpec(cache_ram_mib=64))
     assert isinstance(backend, EmbeddedBackend) and backend.settings.cache_ram_mib == 64
     assert backend.server is None  # building the backend starts no server
+
+
+def test_the_client_settings_of_an_embedded_teacher_reach_its_client():
+    """Before the teacher union, backoff and the consecutive-error stop were silently ignored by this backend."""
+    spec = EmbeddedTeacherSpec(backoff_s=0.1, max_backoff_s=2.0, max_consecutive_errors=3, timeout_s=9.0)
+    backend = BACKENDS["embedded"](spec)
+    assert backend._client_options == {
+        "timeout_s": 9.0, "max_retries": 5, "score_top_k": 100,
+        "backoff_s": 0.1, "max_backoff_s": 2.0, "max_consecutive_errors": 3,
+    }  # fmt: skip
 
 
 def test_negative_cache_ram_mib_is_a_config_error_naming_the_field(tmp_path):

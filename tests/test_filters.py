@@ -81,6 +81,8 @@ def test_teacher_check_keeps_only_agreement_and_never_relabels(fake_backend):
         ex("The team scored in the match.", "politics"),  # the fake teacher calls this sports
         ex("The minister resigned.", "politics"),
     ]
-    kept, dropped = teacher_check(config, Teacher(fake_backend, progress=False), samples, {})
+    kept, dropped = teacher_check(
+        config.task, config.teacher.prompt_mode, Teacher(fake_backend, progress=False), samples, {}, shots=0, seed=0
+    )
     assert [(e.text, e.label) for e in kept] == [(samples[0].text, "sports"), (samples[2].text, "politics")]
     assert [(d.label, d.reason) for d in dropped] == [("politics", "teacher_check:sports")]

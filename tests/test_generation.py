@@ -11,6 +11,16 @@ from synthdistill.teachers.protocol import Completion, CompletionRequest
 from synthdistill.teachers.teacher import Teacher
 from tests.conftest import POLITICS, SPORTS, FakeBackend, tiny_config_dict
 
+
+def _parts(config):
+    """What generation reads of a config: the task, the generation spec, the teacher's prompt mode."""
+    return config.task, config.generation, config.teacher.prompt_mode
+
+
+def _task_mode(config):
+    return config.task, config.teacher.prompt_mode
+
+
 SEEDS = {"en": [Example(t, "sports", "en") for t in SPORTS] + [Example(t, "politics", "en") for t in POLITICS]}
 
 
@@ -45,7 +55,7 @@ def test_parse_generated(raw, finish, mode, n, expected):
 
 def test_plan_has_every_language_label_and_sample_with_distinct_seeds():
     config = parse_config({**tiny_config_dict(), "task": {**tiny_config_dict()["task"], "languages": ["en", "sw"]}})
-    jobs = plan_generation(config, SEEDS)
+    jobs = plan_generation(*_parts(config), SEEDS)
     assert len(jobs) == 2 * 2 * 3
     expected_cells = {(lang, lab) for lang in ("en", "sw") for lab in ("sports", "politics")}
     assert {(j.language, j.label) for j in jobs} == expected_cells
@@ -57,12 +67,12 @@ def test_plan_has_every_language_label_and_sample_with_distinct_seeds():
     assert "in English" in english_sports[0].prompt.text
     swahili = [j for j in jobs if j.language == "sw"]
     assert all(j.n_demos == 0 and "in Swahili" in j.prompt.text for j in swahili)  # no seeds given for sw
-    assert plan_generation(config, SEEDS)[0].request == jobs[0].request  # deterministic
+    assert plan_generation(*_parts(config), SEEDS)[0].request == jobs[0].request  # deterministic
 
 
 def test_chat_mode_sends_messages():
     raw = tiny_config_dict(backend="openai", base_url="http://127.0.0.1:1/v1", model="m")
-    jobs = plan_generation(parse_config(raw), SEEDS)
+    jobs = plan_generation(*_parts(parse_config(raw)), SEEDS)
     assert jobs[0].request.prompt is None
     assert jobs[0].request.messages[0][0] == "user"
     assert jobs[0].prompt.template == "generate.chat.v2"
@@ -70,7 +80,7 @@ def test_chat_mode_sends_messages():
 
 def test_several_samples_per_call():
     config = config_with(samples_per_label=7, samples_per_call=3)
-    jobs = plan_generation(config, SEEDS)
+    jobs = plan_generation(*_parts(config), SEEDS)
     assert len(jobs) == 2 * 3  # ceil(7 / 3) calls per label
     assert jobs[0].request.max_tokens == 3 * 40 and jobs[0].request.stop == ("\n\n",)
 
@@ -79,7 +89,7 @@ def test_attributes_cycle_and_taboo_words_and_summaries_reach_the_prompt():
     config = config_with(samples_per_label=4, attributes={"sports": ["football", "tennis"], "*": ["local news"]})
     summaries = {"en": {"sports": "They are about ball games and races."}}
     taboo = {("en", "sports"): ["goal", "match"]}
-    jobs = plan_generation(config, SEEDS, summaries=summaries, taboo=taboo)
+    jobs = plan_generation(*_parts(config), SEEDS, summaries=summaries, taboo=taboo)
     sports = [j for j in jobs if j.label == "sports"]
     assert [j.attribute for j in sports] == ["football", "tennis", "football", "tennis"]
     assert {j.attribute for j in jobs if j.label == "politics"} == {"local news"}
@@ -94,7 +104,7 @@ def test_demonstrations_from_another_language():
     raw = tiny_config_dict()
     raw["task"]["languages"] = ["sw"]
     raw["generation"]["demo_language"] = "en"
-    jobs = plan_generation(parse_config(raw), SEEDS)
+    jobs = plan_generation(*_parts(parse_config(raw)), SEEDS)
     assert all(j.n_demos == 2 for j in jobs)
     assert "Some sentences in English" in jobs[0].prompt.text and "in Swahili" in jobs[0].prompt.text
     assert config.generation.demo_language == "en"
@@ -110,7 +120,7 @@ def test_taboo_words_are_typical_of_a_label_not_of_all():
 
 def test_rounds_apply_taboo_words_from_earlier_rounds(fake_backend):
     config = config_with(samples_per_label=4, taboo_words=2, rounds=2)
-    samples, dropped = generate_samples(config, Teacher(fake_backend, progress=False), SEEDS)
+    samples, dropped = generate_samples(*_parts(config), Teacher(fake_backend, progress=False), SEEDS)
     assert len(samples) == 8 and not dropped
     first_round = [r for r in fake_backend.requests if "None of them uses" not in r.prompt]
     second_round = [r for r in fake_backend.requests if "None of them uses" in r.prompt]
@@ -123,7 +133,7 @@ def test_rounds_apply_taboo_words_from_earlier_rounds(fake_backend):
 
 def test_generate_samples_records_provenance(fake_backend):
     config = parse_config(tiny_config_dict())
-    samples, dropped = generate_samples(config, Teacher(fake_backend, progress=False), SEEDS)
+    samples, dropped = generate_samples(*_parts(config), Teacher(fake_backend, progress=False), SEEDS)
     assert len(samples) == 6 and not dropped
     assert {s.label for s in samples} == {"sports", "politics"}
     first = samples[0]
@@ -138,9 +148,16 @@ def test_label_summaries_condition_later_prompts():
         return Completion(text=" ball games.\n", finish_reason="stop")
 
     config = config_with(label_summaries=True)
-    summaries = summarise_labels(config, Teacher(FakeBackend(answer), progress=False), SEEDS)
+    summaries = summarise_labels(
+        config.task, config.teacher.prompt_mode, Teacher(FakeBackend(answer), progress=False), SEEDS, seed=0
+    )
     assert summaries == {"en": {"sports": "They are about ball games.", "politics": "They are about ball games."}}
-    assert summarise_labels(config, Teacher(FakeBackend(answer), progress=False), {}) == {}  # no seeds: no summary
+    assert (
+        summarise_labels(
+            config.task, config.teacher.prompt_mode, Teacher(FakeBackend(answer), progress=False), {}, seed=0
+        )
+        == {}
+    )  # no seeds: no summary
 
 
 def test_self_revision_drops_rejected_and_unanswered():
@@ -154,7 +171,9 @@ def test_self_revision_drops_rejected_and_unanswered():
     samples = [Example("The team won.", "sports", "en"), Example("Gibberish xx.", "sports", "en"),
                Example("Unclear one.", "politics", "en")]  # fmt: skip
     backend = FakeBackend(answer)
-    kept, dropped = revise_samples(config, Teacher(backend, progress=False), samples, SEEDS)
+    kept, dropped = revise_samples(
+        config.task, config.teacher.prompt_mode, Teacher(backend, progress=False), samples, SEEDS, seed=0
+    )
     assert [e.text for e in kept] == ["The team won."]
     assert [(d.text, d.reason) for d in dropped] == [
         ("Gibberish xx.", "revision:rejected"),
@@ -170,6 +189,8 @@ def test_self_revision_in_chat_mode_parses_strictly():
     raw = tiny_config_dict(backend="openai", base_url="http://127.0.0.1:1/v1", model="m")
     raw["generation"]["self_revision"] = True
     samples = [Example(t, "sports", "en") for t in ("A one.", "B two.", "C three.")]
-    kept, dropped = revise_samples(parse_config(raw), Teacher(backend, progress=False), samples, SEEDS)
+    kept, dropped = revise_samples(
+        *_task_mode(parse_config(raw)), Teacher(backend, progress=False), samples, SEEDS, seed=0
+    )
     assert [e.text for e in kept] == ["A one."]
     assert [d.reason for d in dropped] == ["revision:rejected", "revision:no_answer"]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import synthdistill.students.encoders as encoders
-from synthdistill.config import parse_config
+from synthdistill.config import IclStudentSpec, parse_config
 from synthdistill.errors import StudentError
 from synthdistill.students.icl import InContextStudent
 from synthdistill.students.registry import load_student
@@ -15,8 +15,8 @@ TEXTS, LABELS = SPORTS + POLITICS, ["sports"] * 6 + ["politics"] * 6
 
 def student(**options) -> InContextStudent:
     config = parse_config(tiny_config_dict(n_parallel=2))
-    task, model = config.task.model_dump(mode="json"), config.teacher.model_dump(mode="json")
-    return InContextStudent(task, model, "en", **options)
+    seed = options.pop("seed", 0)
+    return InContextStudent(config.task, config.teacher, "en", IclStudentSpec(**options), seed=seed)
 
 
 def test_random_selection_takes_k_per_label_once_for_all_texts():

@@ -5,7 +5,8 @@ import json
 import yaml
 
 from synthdistill import load_config
-from synthdistill.pipeline import BEST_TEACHER, classify, evaluate
+from synthdistill.evaluation.teacher_settings import BEST_TEACHER
+from synthdistill.pipeline import classify, evaluate
 from synthdistill.teachers.teacher import Teacher
 from tests.conftest import POLITICS, SPORTS, write_jsonl
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from synthdistill.data import atomic_write_text
+from synthdistill.evaluation.tables import Table, markdown_table
 from synthdistill.languages import resolve_language
 
 
@@ -35,18 +36,14 @@ class ResultRecord:
 def language_table(records: Sequence[ResultRecord]) -> str:
     """One Markdown table; the best macro-F1 in bold."""
     best = max((r.macro_f1 for r in records), default=0.0)
-    lines = [
-        "| classifier | train source | n train | macro-F1 | accuracy | invalid |",
-        "|---|---|---:|---:|---:|---:|",
-    ]
+    rows = []
     for r in records:
         f1 = f"{r.macro_f1:.3f}"
         name = f"{r.classifier} ({r.setting})" if r.setting else r.classifier
-        lines.append(
-            f"| {name} | {r.train_source} | {r.n_train} | {'**' + f1 + '**' if r.macro_f1 == best else f1} "
-            f"| {r.accuracy:.3f} | {r.invalid_rate:.1%} |"
-        )
-    return "\n".join(lines)
+        shown = f"**{f1}**" if r.macro_f1 == best else f1
+        rows.append([name, r.train_source, str(r.n_train), shown, f"{r.accuracy:.3f}", f"{r.invalid_rate:.1%}"])
+    headers = ["classifier", "train source", "n train", "macro-F1", "accuracy", "invalid"]
+    return markdown_table(Table(headers, rows, [False, False, True, True, True, True]))
 
 
 def render_report(records: Sequence[ResultRecord], *, title: str, notes: Sequence[str] = ()) -> str:

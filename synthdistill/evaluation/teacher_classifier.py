@@ -12,12 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from synthdistill.config import Config
-from synthdistill.data import Example
+from synthdistill.config import TaskSpec
+from synthdistill.data import Example, sample_per_label
 from synthdistill.errors import TeacherError
-from synthdistill.languages import resolve_language
-from synthdistill.prompts import render
-from synthdistill.teachers.protocol import CompletionRequest
+from synthdistill.prompts import render, task_variables
+from synthdistill.teachers.protocol import PromptMode, prompt_request
 from synthdistill.teachers.teacher import Teacher
 
 _ANSWER_PUNCTUATION = " \t\n\"'`.,;:!*"
@@ -69,8 +68,15 @@ class TeacherSetting:
         return f"teacher-{self.shots}shot{suffix}"
 
 
+def shots_per_label(pool: Sequence[Example], labels: Sequence[str], k: int, *, seed: int) -> list[Example]:
+    """Up to k human examples of each label for the teacher's prompt, drawn with `seed`, in the task's label order."""
+    by_label = sample_per_label(pool, k, seed=seed) if k else {}
+    return [example for label in labels for example in by_label.get(label, [])]
+
+
 def classify_with_teacher(
-    config: Config,
+    task: TaskSpec,
+    mode: PromptMode,
     teacher: Teacher,
     language: str,
     texts: Sequence[str],
@@ -85,20 +91,11 @@ def classify_with_teacher(
     `label_name` scores each label's name as the answer; `numbered` lists the labels and scores their
     numbers (completion mode only).
     """
-    task = config.task
     labels = task.label_names
-    mode = config.teacher.prompt_mode
     if prompt == "numbered" and mode != "completion":
         raise TeacherError("numbered label prompts need a completion-mode teacher")
     number = {label: str(i) for i, label in enumerate(labels, start=1)}
-    variables = {
-        "language": resolve_language(language).name,
-        "domain": task.domain,
-        "text_kind": task.text_kind,
-        "label_kind": task.label_kind,
-        "labels": labels,
-        "label_specs": task.labels,
-    }
+    variables = {**task_variables(task, language), "labels": labels, "label_specs": task.labels}
     template = f"classify.{mode}.v1" if prompt == "label_name" else f"classify_numbered.{mode}.v1"
     per_text = shots_per_text if shots_per_text is not None else [shots] * len(texts)
     prompts = [
@@ -119,17 +116,17 @@ def classify_with_teacher(
             label = max(probabilities, key=probabilities.__getitem__) if probabilities else None
             predictions.append(TeacherPrediction(label, probabilities))
         return predictions
-    requests = [CompletionRequest(messages=(("user", prompt),), max_tokens=20, temperature=0.0) for prompt in prompts]
+    requests = [prompt_request(prompt, mode, max_tokens=20, temperature=0.0) for prompt in prompts]
     answers = teacher.complete_many(requests, desc=desc)
     return [TeacherPrediction(parse_label_answer(a.text, labels), answer=a.text) for a in answers]
 
 
 def content_free_baseline(
-    config: Config, teacher: Teacher, language: str, shots: Sequence[Example], prompt: PromptStyle
+    task: TaskSpec, mode: PromptMode, teacher: Teacher, language: str, shots: Sequence[Example], prompt: PromptStyle
 ) -> dict[str, float]:
     """The teacher's mean label probabilities for inputs that carry no content: its bias to divide out."""
-    predictions = classify_with_teacher(config, teacher, language, CONTENT_FREE_INPUTS, shots, prompt=prompt)
-    labels = config.task.label_names
+    predictions = classify_with_teacher(task, mode, teacher, language, CONTENT_FREE_INPUTS, shots, prompt=prompt)
+    labels = task.label_names
     found = [p.probabilities for p in predictions if p.probabilities]
     if not found:
         return {}

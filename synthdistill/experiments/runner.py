@@ -1,8 +1,8 @@
 """The experiment runner: every cell of the grid (task, language, student, source, N, repeat) trains one student
 on a class-balanced sample and scores it on the human test split; the teacher's score is the reference line.
 
-Each cell's key hashes what decides its result (the student's settings, the sample's seed and size, the data
-files' contents), so a re-run skips finished cells and a changed config runs only the cells it adds or changes.
+Cells are planned in `planning` (a re-run skips finished cells by their keys) and the teacher line comes from
+`teacher_line`.
 
 Output folder: experiment.yaml, results.sqlite (the store), cells.jsonl, teacher/ (the teacher run here, with
 its request cache), work/ (embedding and request caches shared by cells), results.json (curves, crossovers),
@@ -11,25 +11,23 @@ report.md, report.html, plots/.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import math
 import shutil
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import TypeAdapter
 
-from synthdistill.config import Config, parse_config
-from synthdistill.data import Example, atomic_write_text, read_examples, read_json_file, sample_per_label, write_jsonl
-from synthdistill.errors import DataError, SynthdistillError
+from synthdistill.config import StudentSpec, TaskSpec
+from synthdistill.data import atomic_write_text, write_jsonl
+from synthdistill.errors import SynthdistillError
 from synthdistill.evaluation.scores import classification_scores
-from synthdistill.experiments.config import ExperimentConfig, ExperimentTaskSpec
+from synthdistill.experiments.config import ExperimentConfig
 from synthdistill.experiments.curves import (
     ALL_LANGUAGES,
     Crossover,
@@ -41,112 +39,12 @@ from synthdistill.experiments.curves import (
     group_teacher,
 )
 from synthdistill.experiments.executors import Executor, LocalExecutor
+from synthdistill.experiments.planning import TEACHER_SPEC, cell_examples, plan_cells, training_sample
+from synthdistill.experiments.teacher_line import teacher_line
 
 STORE_FILE = "results.sqlite"
 LOW_RESOURCE, OTHER = "low-resource", "other"
-
-
-def training_sample(pools: dict[str, list[Example]], source: str, per_class: int, seed: int) -> list[Example]:
-    """Up to `per_class` examples of each label; `mixed` takes half (rounded up) from human data, the rest
-    synthetic, both drawn with the same seed."""
-    if source == "mixed":
-        human = math.ceil(per_class / 2)
-        parts = [
-            sample_per_label(pools["human"], human, seed),
-            sample_per_label(pools["synthetic"], per_class - human, seed),
-        ]
-    else:
-        parts = [sample_per_label(pools[source], per_class, seed)]
-    labels = list(dict.fromkeys(label for part in parts for label in part))
-    return [example for label in labels for part in parts for example in part.get(label, [])]
-
-
-def file_fingerprint(path: Path) -> str:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except FileNotFoundError:
-        raise DataError(f"{path}: data file not found") from None
-
-
-def task_pipeline_config(
-    experiment: ExperimentConfig, task: ExperimentTaskSpec, languages: Sequence[str], dev: str | None = None
-) -> Config:
-    """The single-task config that students needing a task description (icl) and the teacher line use."""
-    reference = experiment.teacher
-    teacher = reference.model if reference and reference.model else None
-    dev = dev or task.dev
-    raw = {
-        "task": {**task.model_dump(include={"name", "domain", "text_kind", "label_kind"}), "languages": list(languages),
-                 "labels": [{"name": label, "description": label} for label in task.labels]},
-        "data": {"test": str(experiment.path(task.test)),
-                 **{split: str(experiment.path(t)) for split, t in (("seed", task.human), ("dev", dev)) if t}},
-        "students": [],
-        **({"teacher": teacher.model_dump(mode="json")} if teacher else {}),
-        **({"evaluation": reference.evaluation.model_dump(mode="json")} if reference else {}),
-    }  # fmt: skip
-    return parse_config(raw, source=f"experiment task {task.name}")
-
-
-@dataclass(frozen=True)
-class Cell:
-    task: str
-    language: str
-    student: str
-    source: str
-    n: int
-    repeat: int
-    key: str
-    payload: dict[str, Any] = field(compare=False, repr=False)
-
-
-def plan_cells(experiment: ExperimentConfig, workdir: Path) -> list[Cell]:
-    """Every cell of the grid, in a stable order; reads the data files' fingerprints, not the data."""
-    cells = []
-    fingerprints: dict[Path, str] = {}
-    for task in experiment.task_specs():
-        for language in experiment.languages:
-            files = {split: experiment.file(task, split, language) for split in ("human", "synthetic", "test", "dev")}
-            needed = {"test"} | {s for s in experiment.sources if s != "mixed"}
-            needed |= {"human", "synthetic"} if "mixed" in experiment.sources else set()
-            for split in needed:
-                if files[split] is None:
-                    raise DataError(f"task {task.name}: no `{split}` file given, and a source needs it")
-            chosen = {s: files[s] for s in (*needed, "dev") if files[s] is not None}
-            for path in chosen.values():
-                if path not in fingerprints:
-                    fingerprints[path] = file_fingerprint(path)
-            config = task_pipeline_config(experiment, task, [language])
-            for spec in experiment.students:
-                options = spec.model_dump(mode="json", exclude={"name", "train_on"})
-                for source in experiment.sources:
-                    for n, per_class in experiment.grid(len(task.labels)):
-                        for repeat in range(experiment.repeats):
-                            seed = experiment.seed + repeat
-                            identity = {
-                                "task": task.name, "language": language, "labels": task.labels,
-                                "student": spec.identity_options(),
-                                "source": source, "per_class": per_class, "seed": seed,
-                                "data": {split: fingerprints[path] for split, path in sorted(chosen.items())},
-                            }  # fmt: skip
-                            key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
-                            payload = {
-                                "key": key, "task": task.name, "language": language, "labels": task.labels,
-                                "student": spec.display_name, "options": options, "source": source, "n": n,
-                                "per_class": per_class, "repeat": repeat, "seed": seed, "workdir": str(workdir),
-                                "files": {split: str(path) for split, path in chosen.items()},
-                                "config": config.model_dump(mode="json"),
-                            }  # fmt: skip
-                            cells.append(Cell(task.name, language, spec.display_name, source, n, repeat, key, payload))
-    return cells
-
-
-@cache
-def _examples(path: str, labels: tuple[str, ...], language: str) -> list[Example]:
-    """The file's rows in this language: a file whose rows carry `language` may hold several."""
-    rows = [e for e in read_examples(path, labels, language=language) if e.language == language]
-    if not rows:
-        raise DataError(f"{path}: no rows in language {language}")
-    return rows
+STUDENT_SPEC: TypeAdapter[Any] = TypeAdapter(StudentSpec)
 
 
 def run_cell(payload: dict[str, Any]) -> dict[str, Any]:
@@ -155,17 +53,18 @@ def run_cell(payload: dict[str, Any]) -> dict[str, Any]:
 
     labels, language = tuple(payload["labels"]), payload["language"]
     files = payload["files"]
-    pools = {split: _examples(files[split], labels, language) for split in ("human", "synthetic") if split in files}
+    pools = {split: cell_examples(files[split], labels, language) for split in ("human", "synthetic") if split in files}
     rows = training_sample(pools, payload["source"], payload["per_class"], payload["seed"])
-    test = _examples(files["test"], labels, language)
-    dev_rows = _examples(files["dev"], labels, language) if "dev" in files else None
+    test = cell_examples(files["test"], labels, language)
+    dev_rows = cell_examples(files["dev"], labels, language) if "dev" in files else None
     workdir = Path(payload["workdir"])
     run_name = f"cell-{payload['key'][:16]}"
-    config = parse_config(payload["config"], source="experiment cell")
-    options = dict(payload["options"])
-    student = student_registry()[options.pop("type")].from_options(
-        options, seed=payload["seed"], workdir=workdir, config=config, language=language, run_name=run_name
-    )
+    spec = STUDENT_SPEC.validate_python(payload["options"])
+    student = student_registry()[spec.type].from_options(
+        spec, task=TaskSpec.model_validate(payload["task_spec"]),
+        teacher=TEACHER_SPEC.validate_python(payload["teacher"]), language=language, seed=payload["seed"],
+        workdir=workdir, run_name=run_name,
+    )  # fmt: skip
     started = time.perf_counter()
     dev = ([e.text for e in dev_rows], [e.label for e in dev_rows]) if dev_rows else None
     student.fit([e.text for e in rows], [e.label for e in rows], dev=dev)
@@ -192,76 +91,6 @@ class ExperimentSummary:
     ran: int
     skipped: int
     files: dict[str, Path] = field(default_factory=dict)
-
-
-def _teacher_rows_from_file(experiment: ExperimentConfig, path: Path) -> dict[tuple[str, str], float]:
-    """A results file: a JSON list of rows with task, language, macro_f1 (and classifier, when filtered)."""
-    rows = read_json_file(path, "teacher results")
-    if not isinstance(rows, list):
-        raise DataError(f"{path}: expected a JSON list of rows")
-    wanted = experiment.teacher.classifier if experiment.teacher else None
-    scores: dict[tuple[str, str], float] = {}
-    for i, row in enumerate(rows):
-        if not isinstance(row, dict) or not {"task", "language", "macro_f1"} <= row.keys():
-            raise DataError(f"{path}: row {i}: needs task, language and macro_f1")
-        if not isinstance(row["macro_f1"], int | float) or not 0 <= row["macro_f1"] <= 1:
-            raise DataError(f"{path}: row {i}: macro_f1 must be a number from 0 to 1")
-        if wanted is None or row.get("classifier") == wanted:
-            scores.setdefault((row["task"], row["language"]), float(row["macro_f1"]))
-    return scores
-
-
-def teacher_line(experiment: ExperimentConfig, out: Path, progress: bool) -> tuple[dict[tuple[str, str], float], str]:
-    """The teacher's macro-F1 per (task, language): from a results file, or by running a teacher here
-    (its requests cached under teacher/, so a re-run is free); the best setting on dev when a dev split exists."""
-    from synthdistill.pipeline import BEST_TEACHER, classify
-
-    reference = experiment.teacher
-    if reference is None:
-        return {}, "no teacher line (teacher: null)"
-    if reference.results:
-        path = experiment.path(reference.results)
-        return _teacher_rows_from_file(experiment, path), f"teacher scores from {path}"
-    scores: dict[tuple[str, str], float] = {}
-    model = ""
-    drawn_dev = False
-    for task in experiment.task_specs():
-        folder = out / "teacher" / task.name
-        dev = None
-        if task.dev is None and reference.dev_per_class and task.human:
-            dev = str(_draw_dev(experiment, task, folder, reference.dev_per_class))
-            drawn_dev = True
-        config = task_pipeline_config(experiment, task, experiment.languages, dev=dev)
-        records = classify(config, folder, progress=progress)
-        for language in experiment.languages:
-            mine = [r for r in records if r.language == language]
-            best = next((r for r in mine if r.classifier == BEST_TEACHER), mine[0])
-            scores[(task.name, language)] = best.macro_f1
-            model = best.model or model
-        spec = config.teacher
-    if drawn_dev:
-        how = (
-            f"its best setting chosen on a dev split of {reference.dev_per_class} human examples per label "
-            "drawn from the training pool (never on test)"
-        )
-    elif any(t.dev for t in experiment.task_specs()):
-        how = "its best setting chosen on the dev split"
-    else:
-        how = "its first setting (no dev split to choose on)"
-    return scores, f"teacher `{model}` ({spec.backend} backend) run here on the test split, {how}"
-
-
-def _draw_dev(experiment: ExperimentConfig, task: ExperimentTaskSpec, folder: Path, per_class: int) -> Path:
-    """A dev split per language from the human pool, seeded; it only chooses the teacher's setting."""
-    from synthdistill.data import write_examples
-
-    for language in experiment.languages:
-        pool = _examples(str(experiment.file(task, "human", language)), tuple(task.labels), language)
-        chosen = sample_per_label(pool, per_class, seed=experiment.seed)
-        write_examples(
-            folder / "dev" / f"{language}.jsonl", [e for label in task.labels for e in chosen.get(label, [])]
-        )
-    return folder / "dev" / "{lang}.jsonl"
 
 
 def language_groups(experiment: ExperimentConfig) -> dict[str, list[str]]:

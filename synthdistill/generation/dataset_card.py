@@ -9,7 +9,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from synthdistill.config import Config
+from synthdistill.config import Config, TeacherSpec
 from synthdistill.data import DroppedSample, Example
 from synthdistill.generation.language_id import is_identifiable
 from synthdistill.generation.near_duplicates import jaccard, shingles
@@ -68,8 +68,8 @@ def mean_pairwise_similarity(texts: Sequence[str], seed: int = 0) -> float:
     return total / len(ranks)
 
 
-def estimated_cost(config: Config, prompt_tokens: int, completion_tokens: int) -> float | None:
-    spec = config.teacher
+def estimated_cost(spec: TeacherSpec, prompt_tokens: int, completion_tokens: int) -> float | None:
+    """At the teacher's configured prices; None when it has none."""
     if spec.price_per_million_prompt is None and spec.price_per_million_completion is None:
         return None
     return (
@@ -135,7 +135,7 @@ def render_card(
         f"- Tokens of this run's requests: {stats.prompt_tokens} prompt, {stats.completion_tokens} completion",
         f"- Tokens of all answers behind this dataset: {total_prompt} prompt, {total_completion} completion",
     ]
-    cost = estimated_cost(config, total_prompt, total_completion)
+    cost = estimated_cost(config.teacher, total_prompt, total_completion)
     if cost is not None:
         lines.append(f"- Estimated cost of all answers at the configured prices: {cost:.4f}")
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from synthdistill.config import Config, FilterSpec
-from synthdistill.data import DroppedSample, Example, sample_per_label
-from synthdistill.evaluation.teacher_classifier import classify_with_teacher
+from synthdistill.config import FilterSpec, TaskSpec
+from synthdistill.data import DroppedSample, Example
+from synthdistill.evaluation.teacher_classifier import classify_with_teacher, shots_per_label
 from synthdistill.generation.language_id import check_language
 from synthdistill.generation.near_duplicates import find_root, near_duplicate_pairs, normalise_text
 from synthdistill.languages import resolve_language
+from synthdistill.teachers.protocol import PromptMode
 from synthdistill.teachers.teacher import Teacher
 
 
@@ -75,20 +76,25 @@ def filter_samples(
 
 
 def teacher_check(
-    config: Config, teacher: Teacher, samples: Sequence[Example], seeds: Mapping[str, Sequence[Example]]
+    task: TaskSpec,
+    mode: PromptMode,
+    teacher: Teacher,
+    samples: Sequence[Example],
+    seeds: Mapping[str, Sequence[Example]],
+    *,
+    shots: int,
+    seed: int,
 ) -> tuple[list[Example], list[DroppedSample]]:
-    """Keep a sample only when the teacher, asked as a classifier, gives its intended label."""
-    labels = config.task.label_names
+    """Keep a sample only when the teacher, asked as a classifier with `shots` human examples per label (drawn
+    with `seed`), gives its intended label."""
     kept: list[Example] = []
     dropped: list[DroppedSample] = []
-    for language in config.task.languages:
+    for language in task.languages:
         rows = [s for s in samples if s.language == language]
         if not rows:
             continue
-        k = config.filters.teacher_check_shots
-        by_label = sample_per_label(seeds.get(language, ()), k, seed=config.evaluation.seed) if k else {}
-        shots = [example for label in labels for example in by_label.get(label, [])]
-        predictions = classify_with_teacher(config, teacher, language, [r.text for r in rows], shots)
+        examples = shots_per_label(seeds.get(language, ()), task.label_names, shots, seed=seed)
+        predictions = classify_with_teacher(task, mode, teacher, language, [r.text for r in rows], examples)
         for row, prediction in zip(rows, predictions, strict=True):
             if prediction.label == row.label:
                 kept.append(row)

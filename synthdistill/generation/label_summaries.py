@@ -6,11 +6,10 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 
-from synthdistill.config import Config
+from synthdistill.config import TaskSpec
 from synthdistill.data import Example, sample_seed
-from synthdistill.languages import resolve_language
-from synthdistill.prompts import render
-from synthdistill.teachers.protocol import CompletionRequest
+from synthdistill.prompts import render, task_variables
+from synthdistill.teachers.protocol import CompletionRequest, PromptMode, prompt_request
 from synthdistill.teachers.teacher import Teacher
 
 SUMMARY_EXAMPLES = 10  # the literature summarises about ten examples per label
@@ -18,11 +17,10 @@ _COMPLETION_LEAD = "They are about"
 
 
 def summarise_labels(
-    config: Config, teacher: Teacher, seeds: Mapping[str, Sequence[Example]]
+    task: TaskSpec, mode: PromptMode, teacher: Teacher, seeds: Mapping[str, Sequence[Example]], *, seed: int
 ) -> dict[str, dict[str, str]]:
     """language -> label -> summary; a label without seed examples, or whose summary comes back empty,
-    keeps its own description (and has no entry here)."""
-    task, mode = config.task, config.teacher.prompt_mode
+    keeps its own description (and has no entry here). `seed`: the generation seed."""
     cells: list[tuple[str, str]] = []
     requests: list[CompletionRequest] = []
     for language in task.languages:
@@ -30,22 +28,15 @@ def summarise_labels(
             pool = [e.text for e in seeds.get(language, ()) if e.label == label]
             if not pool:
                 continue
-            rng = random.Random(sample_seed(config.generation.seed, "summary", language, label))
+            rng = random.Random(sample_seed(seed, "summary", language, label))
             demos = rng.sample(pool, min(SUMMARY_EXAMPLES, len(pool)))
             prompt = render(
                 f"summarise.{mode}.v1",
-                language=resolve_language(language).name,
-                domain=task.domain,
-                text_kind=task.text_kind,
-                label_kind=task.label_kind,
+                **task_variables(task, language),
                 label=label,
                 demos=demos,
             ).text
-            common = {"max_tokens": 60, "temperature": 0.0}
-            if mode == "completion":
-                requests.append(CompletionRequest(prompt=prompt, stop=("\n",), **common))
-            else:
-                requests.append(CompletionRequest(messages=(("user", prompt),), **common))
+            requests.append(prompt_request(prompt, mode, stop=("\n",), max_tokens=60, temperature=0.0))
             cells.append((language, label))
     answers = teacher.complete_many(requests, desc="label summaries") if requests else []
     summaries: dict[str, dict[str, str]] = {}

@@ -8,11 +8,10 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from synthdistill.config import Config
+from synthdistill.config import GenerationSpec, TaskSpec
 from synthdistill.data import Example, seeds_after
-from synthdistill.languages import resolve_language
-from synthdistill.prompts import RenderedPrompt, render
-from synthdistill.teachers.protocol import CompletionRequest
+from synthdistill.prompts import RenderedPrompt, render, task_variables
+from synthdistill.teachers.protocol import CompletionRequest, PromptMode, prompt_request
 
 Summaries = Mapping[str, Mapping[str, str]]  # language -> label -> teacher-written description
 
@@ -33,23 +32,24 @@ class GenerationJob:
     round: int = 0
 
 
-def calls_per_label(config: Config) -> int:
-    gen = config.generation
-    return -(-gen.samples_per_label // gen.samples_per_call)
+def calls_per_label(generation: GenerationSpec) -> int:
+    return -(-generation.samples_per_label // generation.samples_per_call)
 
 
-def round_of(config: Config, call_index: int) -> int:
+def round_of(generation: GenerationSpec, call_index: int) -> int:
     """Calls are split into consecutive, nearly equal rounds."""
-    return call_index * config.generation.effective_rounds // calls_per_label(config)
+    return call_index * generation.effective_rounds // calls_per_label(generation)
 
 
-def _attribute(config: Config, label: str, call_index: int) -> str | None:
-    options = config.generation.attributes.get(label) or config.generation.attributes.get("*")
+def _attribute(generation: GenerationSpec, label: str, call_index: int) -> str | None:
+    options = generation.attributes.get(label) or generation.attributes.get("*")
     return options[call_index % len(options)] if options else None
 
 
 def plan_generation(
-    config: Config,
+    task: TaskSpec,
+    gen: GenerationSpec,
+    mode: PromptMode,
     seeds: Mapping[str, Sequence[Example]],
     *,
     summaries: Summaries | None = None,
@@ -61,14 +61,12 @@ def plan_generation(
     `seeds` maps a language to its human examples; demonstrations come from `generation.demo_language`'s
     seeds when it is set, else from the target language's.
     """
-    task, gen = config.task, config.generation
-    mode = config.teacher.prompt_mode
     template = gen.template or f"generate.{mode}.v2"
     n = gen.samples_per_call
     jobs: list[GenerationJob] = []
     for language in task.languages:
         demo_code = gen.demo_language or language
-        names = {"language": resolve_language(language).name, "demo_language": resolve_language(demo_code).name}
+        variables = {**task_variables(task, language), "demo_language": task_variables(task, demo_code)["language"]}
         by_label: dict[str, list[str]] = {}
         for example in seeds.get(demo_code, ()):
             by_label.setdefault(example.label, []).append(example.text)
@@ -78,21 +76,18 @@ def plan_generation(
             words = tuple((taboo or {}).get((language, label.name), ()))
             rendered: dict[tuple[tuple[str, ...], str | None], RenderedPrompt] = {}  # without demos, one prompt
             seed_of_call = seeds_after(gen.seed, task.name, language, label.name)
-            for call in range(calls_per_label(config)):
-                round_number = round_of(config, call)
+            for call in range(calls_per_label(gen)):
+                round_number = round_of(gen, call)
                 if round_index is not None and round_number != round_index:
                     continue
                 seed = seed_of_call(call)
                 demos = random.Random(seed).sample(pool, min(gen.demos_per_prompt, len(pool))) if pool else []
-                attribute = _attribute(config, label.name, call)
+                attribute = _attribute(gen, label.name, call)
                 prompt = rendered.get((tuple(demos), attribute))
                 if prompt is None:
                     prompt = rendered[tuple(demos), attribute] = render(
                         template,
-                        **names,
-                        domain=task.domain,
-                        text_kind=task.text_kind,
-                        label_kind=task.label_kind,
+                        **variables,
                         label=label.name,
                         description=description,
                         demos=demos,
@@ -107,10 +102,7 @@ def plan_generation(
                     "repetition_penalty": gen.repetition_penalty,
                     "seed": seed,
                 }
-                if mode == "completion":
-                    request = CompletionRequest(prompt=prompt.text, stop=("\n",) if n == 1 else ("\n\n",), **common)
-                else:
-                    request = CompletionRequest(messages=(("user", prompt.text),), **common)
+                request = prompt_request(prompt.text, mode, stop=("\n",) if n == 1 else ("\n\n",), **common)
                 jobs.append(
                     GenerationJob(
                         language, label.name, call, prompt, request, n, len(demos), attribute, words, round_number

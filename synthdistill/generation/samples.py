@@ -8,10 +8,11 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from synthdistill.config import Config
+from synthdistill.config import GenerationSpec, TaskSpec
 from synthdistill.data import DroppedSample, Example
 from synthdistill.generation.parsing import parse_generated
 from synthdistill.generation.planning import GenerationJob, Summaries, plan_generation
+from synthdistill.teachers.protocol import PromptMode
 from synthdistill.teachers.teacher import Teacher
 
 _WORD = re.compile(r"\w{4,}", re.UNICODE)
@@ -67,7 +68,9 @@ def _collect(
 
 
 def generate_samples(
-    config: Config,
+    task: TaskSpec,
+    generation: GenerationSpec,
+    mode: PromptMode,
     teacher: Teacher,
     seeds: Mapping[str, Sequence[Example]],
     summaries: Summaries | None = None,
@@ -75,17 +78,17 @@ def generate_samples(
     """Ask the teacher for every planned sample, round by round; parse answers into samples and drops."""
     samples: list[Example] = []
     dropped: list[DroppedSample] = []
-    k = config.generation.taboo_words
-    for round_index in range(config.generation.effective_rounds):
+    k = generation.taboo_words
+    for round_index in range(generation.effective_rounds):
         taboo = taboo_words(samples, k) if k and round_index else None
-        jobs = plan_generation(config, seeds, summaries=summaries, taboo=taboo, round_index=round_index)
+        jobs = plan_generation(task, generation, mode, seeds, summaries=summaries, taboo=taboo, round_index=round_index)
         if not jobs:
             continue
-        desc = "generating" if config.generation.effective_rounds == 1 else f"generating, round {round_index + 1}"
+        desc = "generating" if generation.effective_rounds == 1 else f"generating, round {round_index + 1}"
         answers = teacher.complete_within_budget([job.request for job in jobs], desc=desc)
         answered = [(job, answer) for job, answer in zip(jobs, answers, strict=True) if answer is not None]
         new_samples, new_dropped = _collect(
-            [job for job, _ in answered], [answer for _, answer in answered], teacher, config.teacher.prompt_mode
+            [job for job, _ in answered], [answer for _, answer in answered], teacher, mode
         )
         samples += new_samples
         dropped += new_dropped

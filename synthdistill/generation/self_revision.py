@@ -6,11 +6,10 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 
-from synthdistill.config import Config
+from synthdistill.config import TaskSpec
 from synthdistill.data import DroppedSample, Example, sample_seed
-from synthdistill.languages import resolve_language
-from synthdistill.prompts import render
-from synthdistill.teachers.protocol import CompletionRequest
+from synthdistill.prompts import render, task_variables
+from synthdistill.teachers.protocol import PromptMode, prompt_request
 from synthdistill.teachers.teacher import Teacher
 
 _EXAMPLES_PER_ANSWER = 2  # base models get a few-shot prompt: two passing seeds, two of other labels
@@ -32,23 +31,26 @@ def _verdict_from_answer(answer: str) -> bool | None:
 
 
 def revise_samples(
-    config: Config, teacher: Teacher, samples: Sequence[Example], seeds: Mapping[str, Sequence[Example]]
+    task: TaskSpec,
+    mode: PromptMode,
+    teacher: Teacher,
+    samples: Sequence[Example],
+    seeds: Mapping[str, Sequence[Example]],
+    *,
+    seed: int,
 ) -> tuple[list[Example], list[DroppedSample]]:
-    task, mode = config.task, config.teacher.prompt_mode
+    """Keep the samples the teacher accepts; `seed`: the generation seed (it picks the worked answers)."""
     descriptions = {label.name: label.description for label in task.labels}
     prompts: list[str] = []
     for sample in samples:
         language = sample.language or task.languages[0]
         examples = _few_shot(
-            sample.label, seeds.get(language, ()), sample_seed(config.generation.seed, "revise", language)
+            sample.label, seeds.get(language, ()), sample_seed(seed, "revise", language)
         ) if mode == "completion" else []  # fmt: skip
         prompts.append(
             render(
                 f"revise.{mode}.v1",
-                language=resolve_language(language).name,
-                domain=task.domain,
-                text_kind=task.text_kind,
-                label_kind=task.label_kind,
+                **task_variables(task, language),
                 label=sample.label,
                 description=descriptions[sample.label],
                 examples=examples,
@@ -61,7 +63,7 @@ def revise_samples(
         verdicts = [None if yes is None and no is None else (no is None or (yes is not None and yes > no))
                     for yes, no in scores]  # fmt: skip
     else:
-        requests = [CompletionRequest(messages=(("user", p),), max_tokens=3, temperature=0.0) for p in prompts]
+        requests = [prompt_request(p, mode, max_tokens=3, temperature=0.0) for p in prompts]
         verdicts = [_verdict_from_answer(a.text) for a in teacher.complete_many(requests, desc="self-revision")]
     kept: list[Example] = []
     dropped: list[DroppedSample] = []

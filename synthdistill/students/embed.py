@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from synthdistill.config import EmbedStudentSpec, TaskSpec, TeacherSpec
 from synthdistill.students.base import check_training_set, read_student
 from synthdistill.students.encoders import CachedEncoder, EmbeddingCache
 from synthdistill.students.linear_head import LinearHead, LinearHeadStudent
@@ -19,21 +20,27 @@ from synthdistill.students.linear_head import LinearHead, LinearHeadStudent
 class EmbeddingStudent(LinearHeadStudent):
     kind = "embed"
 
-    def __init__(
-        self,
-        encoder: str = "e5-small",
-        C: float = 1.0,  # noqa: N803 - scikit-learn's name
-        seed: int = 0,
-        cache_path: str | Path | None = None,
-    ):
-        self.encoder_name = encoder
-        self.head = LinearHead(C=C, seed=seed)
-        self.encoder = CachedEncoder(encoder, EmbeddingCache(cache_path) if cache_path else None)
+    def __init__(self, spec: EmbedStudentSpec | None = None, *, seed: int = 0, cache_path: str | Path | None = None):
+        """`spec`: the settings (their defaults live in the spec); `cache_path`: an SQLite file of embeddings."""
+        spec = spec or EmbedStudentSpec()
+        self.encoder_name = spec.encoder
+        self.head = LinearHead(C=spec.C, seed=seed)
+        self.encoder = CachedEncoder(spec.encoder, EmbeddingCache(cache_path) if cache_path else None)
 
     @classmethod
-    def from_options(cls, options: dict, *, seed: int, workdir: Path, **_: object) -> EmbeddingStudent:
-        """Built from a config; embeddings are cached in the output folder."""
-        return cls(**options, seed=seed, cache_path=workdir / "embeddings.sqlite")
+    def from_options(
+        cls,
+        spec: EmbedStudentSpec,
+        *,
+        task: TaskSpec,
+        teacher: TeacherSpec,
+        language: str,
+        seed: int,
+        workdir: Path,
+        run_name: str | None = None,
+    ) -> EmbeddingStudent:
+        """Built from a config; embeddings are cached in the working folder."""
+        return cls(spec, seed=seed, cache_path=workdir / "embeddings.sqlite")
 
     def fit(self, texts: Sequence[str], labels: Sequence[str], dev: object = None) -> EmbeddingStudent:
         check_training_set(texts, labels)
@@ -50,6 +57,6 @@ class EmbeddingStudent(LinearHeadStudent):
     def load(cls, directory: str | Path) -> EmbeddingStudent:
         header, arrays = read_student(directory, cls.kind, cls.format_version)
         params = header["params"]
-        student = cls(encoder=header["encoder"], C=params["C"], seed=params["seed"])
+        student = cls(EmbedStudentSpec(encoder=header["encoder"], C=params["C"]), seed=params["seed"])
         student.head = LinearHead.from_arrays(header["classes"], arrays, params["C"], params["seed"])
         return student

@@ -7,11 +7,12 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
+from pydantic import TypeAdapter, ValidationError
 
-from synthdistill.config import Config, parse_config
+from synthdistill.config import IclStudentSpec, TaskSpec, TeacherSpec
 from synthdistill.data import Example
 from synthdistill.errors import StudentError
 from synthdistill.evaluation.teacher_classifier import classify_with_teacher
@@ -19,7 +20,7 @@ from synthdistill.students.base import check_training_set, read_student, write_s
 from synthdistill.students.encoders import CachedEncoder, EmbeddingCache
 from synthdistill.teachers import open_teacher
 
-Selection = Literal["random", "nearest"]
+_TEACHER: TypeAdapter[Any] = TypeAdapter(TeacherSpec)  # the model's section, whichever backend it names
 
 
 def _interleave(groups: list[list[Example]]) -> list[Example]:
@@ -34,37 +35,42 @@ class InContextStudent:
 
     def __init__(
         self,
-        task: dict[str, Any],
-        model: dict[str, Any],
+        task: TaskSpec,
+        model: TeacherSpec,
         language: str,
-        shots_per_label: int = 2,
-        selection: Selection = "random",
-        encoder: str = "e5-small",
+        spec: IclStudentSpec | None = None,
+        *,
         seed: int = 0,
         cache_dir: str | Path | None = None,
     ):
-        """`task` and `model` are the config's task and teacher sections (the model that answers)."""
+        """`model`: the compact LLM that answers, as a teacher section; `spec`: the settings (their defaults live in
+        the spec; its own `model` is ignored here: `from_options` chooses it)."""
+        spec = spec or IclStudentSpec()
         self.task, self.model, self.language = task, model, language
-        self.shots_per_label, self.selection, self.encoder_name, self.seed = shots_per_label, selection, encoder, seed
+        self.shots_per_label, self.selection, self.encoder_name = spec.shots_per_label, spec.selection, spec.encoder
+        self.seed = seed
         self.cache_dir = Path(cache_dir) if cache_dir else None
-        self.config: Config = parse_config(
-            {"task": task, "teacher": model, "data": {"test": "-"}}, source="icl student"
-        )
         self.pool: list[Example] = []
         self._encoder: CachedEncoder | None = None
 
     @classmethod
     def from_options(
-        cls, options: dict, *, seed: int, workdir: Path, config: Config, language: str, **_: object
+        cls,
+        spec: IclStudentSpec,
+        *,
+        task: TaskSpec,
+        teacher: TeacherSpec,
+        language: str,
+        seed: int,
+        workdir: Path,
+        run_name: str | None = None,
     ) -> InContextStudent:
         """Built from a config: the student's own model, or the run's teacher when it names none."""
-        model = options.pop("model", None) or config.teacher.model_dump(mode="json")
-        task = config.task.model_dump(mode="json")
-        return cls(task, model, language, **options, seed=seed, cache_dir=workdir)
+        return cls(task, spec.model or teacher, language, spec, seed=seed, cache_dir=workdir)
 
     @property
     def classes(self) -> list[str]:
-        return self.config.task.label_names
+        return self.task.label_names
 
     def fit(self, texts: Sequence[str], labels: Sequence[str], dev: object = None) -> InContextStudent:
         check_training_set(texts, labels, allowed=self.classes)
@@ -103,10 +109,15 @@ class InContextStudent:
         if not self.pool:
             raise StudentError("the icl student is not trained")
         cache = self.cache_dir / "icl_cache.sqlite" if self.cache_dir else None
-        teacher = open_teacher(self.config.teacher, cache, progress=False)
+        teacher = open_teacher(self.model, cache, progress=False)
         try:
             predictions = classify_with_teacher(
-                self.config, teacher, self.language, list(texts), shots_per_text=self._shots(texts)
+                self.task,
+                self.model.prompt_mode,
+                teacher,
+                self.language,
+                list(texts),
+                shots_per_text=self._shots(texts),
             )
         finally:
             teacher.close()
@@ -122,9 +133,10 @@ class InContextStudent:
         if not self.pool:
             raise StudentError("cannot save an untrained student")
         header = {
-            "type": self.kind, "format_version": self.format_version, "classes": self.classes, "task": self.task,
-            "model": self.model, "language": self.language, "shots_per_label": self.shots_per_label,
-            "selection": self.selection, "encoder": self.encoder_name, "seed": self.seed,
+            "type": self.kind, "format_version": self.format_version, "classes": self.classes,
+            "task": self.task.model_dump(mode="json"), "model": _TEACHER.dump_python(self.model, mode="json"),
+            "language": self.language, "shots_per_label": self.shots_per_label, "selection": self.selection,
+            "encoder": self.encoder_name, "seed": self.seed,
             "pool": [{"text": e.text, "label": e.label} for e in self.pool],
         }  # fmt: skip
         write_student(directory, header, {})
@@ -132,8 +144,12 @@ class InContextStudent:
     @classmethod
     def load(cls, directory: str | Path) -> InContextStudent:
         header, _ = read_student(directory, cls.kind, cls.format_version)
-        student = cls(
-            header["task"], header["model"], header["language"], header["shots_per_label"], header["selection"],
-            header["encoder"], header["seed"], cache_dir=directory,
-        )  # fmt: skip
+        try:
+            task, model = TaskSpec.model_validate(header["task"]), _TEACHER.validate_python(header["model"])
+            spec = IclStudentSpec(
+                shots_per_label=header["shots_per_label"], selection=header["selection"], encoder=header["encoder"]
+            )
+        except ValidationError as err:
+            raise StudentError(f"{directory}: the saved task or model is not valid: {err.errors()[0]['msg']}") from None
+        student = cls(task, model, header["language"], spec, seed=header["seed"], cache_dir=directory)
         return student.fit([row["text"] for row in header["pool"]], [row["label"] for row in header["pool"]])

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from synthdistill.config import TaskSpec, TeacherSpec, TfidfStudentSpec
 from synthdistill.students.base import check_training_set, read_student
 from synthdistill.students.linear_head import LinearHead, LinearHeadStudent
 
@@ -15,30 +16,35 @@ from synthdistill.students.linear_head import LinearHead, LinearHeadStudent
 class TfidfStudent(LinearHeadStudent):
     kind = "tfidf"
 
-    def __init__(
-        self,
-        analyzer: str = "char_wb",
-        ngram_range: tuple[int, int] = (2, 5),
-        max_features: int | None = 200_000,
-        C: float = 10.0,  # noqa: N803 - scikit-learn's name
-        seed: int = 0,
-    ):
+    def __init__(self, spec: TfidfStudentSpec | None = None, *, seed: int = 0):
+        """`spec`: the settings (their defaults live in the spec)."""
+        spec = spec or TfidfStudentSpec()
         self.params: dict[str, Any] = {
-            "analyzer": analyzer,
-            "ngram_range": list(ngram_range),
-            "max_features": max_features,
-            "C": C,
+            "analyzer": spec.analyzer,
+            "ngram_range": list(spec.ngram_range),
+            "max_features": spec.max_features,
+            "C": spec.C,
             "seed": seed,
         }
-        self.head = LinearHead(C=C, seed=seed)
+        self.head = LinearHead(C=spec.C, seed=seed)
         self._vocabulary: dict[str, int] = {}
         self._idf = np.zeros(0)
         self._vectorizer: Any = None
 
     @classmethod
-    def from_options(cls, options: dict, *, seed: int, workdir: Path, **_: object) -> TfidfStudent:
+    def from_options(
+        cls,
+        spec: TfidfStudentSpec,
+        *,
+        task: TaskSpec,
+        teacher: TeacherSpec,
+        language: str,
+        seed: int,
+        workdir: Path,
+        run_name: str | None = None,
+    ) -> TfidfStudent:
         """Built from a config (no working files needed)."""
-        return cls(**options, seed=seed)
+        return cls(spec, seed=seed)
 
     def _count_vectorizer(self, vocabulary: dict[str, int] | None = None) -> Any:
         from sklearn.feature_extraction.text import CountVectorizer
@@ -81,13 +87,13 @@ class TfidfStudent(LinearHeadStudent):
     def load(cls, directory: str | Path) -> TfidfStudent:
         header, arrays = read_student(directory, cls.kind, cls.format_version)
         params = header["params"]
-        student = cls(
+        spec = TfidfStudentSpec(
             analyzer=params["analyzer"],
             ngram_range=tuple(params["ngram_range"]),
             max_features=params["max_features"],
             C=params["C"],
-            seed=params["seed"],
         )
+        student = cls(spec, seed=params["seed"])
         student._idf = arrays["idf"]
         student.head = LinearHead.from_arrays(header["classes"], arrays, params["C"], params["seed"])
         student._vocabulary = {str(k): int(v) for k, v in header["vocabulary"].items()}

@@ -4,15 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from synthdistill.config import TeacherSpec
+from synthdistill.config import EmbeddedTeacherSpec, OpenAITeacherSpec, TeacherSpec
 from synthdistill.teachers.cache import RequestCache
 from synthdistill.teachers.protocol import Completion, CompletionRequest, TeacherBackend
 from synthdistill.teachers.rate_limit import RateLimiter
 from synthdistill.teachers.teacher import Budget, Teacher, TeacherStats
 
 
-def _embedded(spec: TeacherSpec) -> TeacherBackend:
+def _client_options(spec: TeacherSpec) -> dict[str, Any]:
+    """The OpenAI-protocol client's settings: both backends use the client (embedded: on its llama.cpp server)."""
+    return {
+        "timeout_s": spec.timeout_s,
+        "max_retries": spec.max_retries,
+        "max_consecutive_errors": spec.max_consecutive_errors,
+        "backoff_s": spec.backoff_s,
+        "max_backoff_s": spec.max_backoff_s,
+    }
+
+
+def _embedded(spec: EmbeddedTeacherSpec) -> TeacherBackend:
     from synthdistill.teachers.embedded import EmbeddedBackend, ServerSettings
 
     return EmbeddedBackend(
@@ -20,13 +32,12 @@ def _embedded(spec: TeacherSpec) -> TeacherBackend:
         ServerSettings(
             n_parallel=spec.n_parallel, n_ctx=spec.n_ctx, n_threads=spec.n_threads, cache_ram_mib=spec.cache_ram_mib
         ),
-        timeout_s=spec.timeout_s,
-        max_retries=spec.max_retries,
         score_top_k=spec.score_top_k or 100,
+        **_client_options(spec),
     )
 
 
-def _openai(spec: TeacherSpec) -> TeacherBackend:
+def _openai(spec: OpenAITeacherSpec) -> TeacherBackend:
     from synthdistill.teachers.openai import OpenAICompatibleBackend
 
     assert spec.base_url is not None and spec.model is not None  # the config validated both
@@ -35,16 +46,13 @@ def _openai(spec: TeacherSpec) -> TeacherBackend:
         spec.model,
         mode=spec.prompt_mode,
         api_key_env=spec.api_key_env,
-        timeout_s=spec.timeout_s,
-        max_retries=spec.max_retries,
         score_top_k=spec.score_top_k or 20,
-        max_consecutive_errors=spec.max_consecutive_errors,
-        backoff_s=spec.backoff_s,
-        max_backoff_s=spec.max_backoff_s,
+        **_client_options(spec),
     )
 
 
-BACKENDS: dict[str, Callable[[TeacherSpec], TeacherBackend]] = {"embedded": _embedded, "openai": _openai}
+# each builds a backend from its own member of TeacherSpec, the one whose `backend` is the key
+BACKENDS: dict[str, Callable[[Any], TeacherBackend]] = {"embedded": _embedded, "openai": _openai}
 
 
 def open_teacher(spec: TeacherSpec, cache_path: str | Path | None = None, *, progress: bool = True) -> Teacher:

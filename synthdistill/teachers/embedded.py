@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from synthdistill.errors import TeacherError
 from synthdistill.teachers.openai import OpenAICompatibleBackend
@@ -107,14 +107,22 @@ class EmbeddedBackend:
         timeout_s: float = 300.0,
         max_retries: int = 2,
         score_top_k: int = 100,
+        **client_options: Any,
     ):
+        """`client_options`: more keyword arguments of the OpenAICompatibleBackend that talks to the server
+        (backoff_s, max_consecutive_errors, ...)."""
         self.model_path = Path(model_path) if model_path else None
         if self.model_path is not None and not self.model_path.is_file():
             raise TeacherError(f"{self.model_path}: GGUF model file not found")
         self.model = DEFAULT_MODEL_NAME if self.model_path is None else self.model_path.stem
         self.score_top_k = score_top_k
         self.settings = settings or ServerSettings()
-        self._client_options = {"timeout_s": timeout_s, "max_retries": max_retries, "score_top_k": score_top_k}
+        self._client_options = {
+            "timeout_s": timeout_s,
+            "max_retries": max_retries,
+            "score_top_k": score_top_k,
+            **client_options,
+        }
         self.server: EmbeddedServer | None = None
         self._client: OpenAICompatibleBackend | None = None
 

@@ -46,6 +46,14 @@ class CompletionRequest:
         }
 
 
+def prompt_request(text: str, mode: PromptMode, *, stop: tuple[str, ...] = (), **sampling: Any) -> CompletionRequest:
+    """`text` as the prompt of a completion-mode teacher or as the user's message to a chat-mode one; `stop`
+    applies to completions only (a chat answer ends by itself)."""
+    if mode == "completion":
+        return CompletionRequest(prompt=text, stop=stop, **sampling)
+    return CompletionRequest(messages=(("user", text),), **sampling)
+
+
 @dataclass
 class Completion:
     text: str
