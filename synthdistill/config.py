@@ -301,10 +301,6 @@ class _StudentSpecBase(_Strict):
     def display_name(self) -> str:
         return self.name or self.type  # type: ignore[attr-defined]
 
-    def student_options(self) -> dict:
-        """The keyword arguments of the student class."""
-        return self.model_dump(exclude={"type", "name", "train_on"})
-
     def identity_options(self) -> dict:
         """What makes the student what it is (type and settings), for keys of finished work: a run moved from
         a CPU to a GPU keeps them."""

@@ -105,7 +105,7 @@ def test_student_types_and_their_fields(tmp_path):
     raw["students"] = [{"type": "tfidf"}, {"type": "embed", "encoder": "use-multilingual", "C": 2.0}]
     config = load_config(write(tmp_path, raw))
     assert [s.display_name for s in config.students] == ["tfidf", "embed"]
-    assert config.students[1].student_options() == {"encoder": "use-multilingual", "C": 2.0}
+    assert (config.students[1].encoder, config.students[1].C) == ("use-multilingual", 2.0)
     raw["students"] = [{"type": "embed", "ngram_range": [1, 2]}]
     assert "students[0].ngram_range: Extra inputs" in error_of(tmp_path, raw)
     raw["students"] = [{"type": "magic"}]

@@ -240,3 +240,15 @@ def test_the_readme_quick_start_is_what_ci_runs():
     tests, main_job = commands[1], commands[0]
     assert tests in ci, f".ci/run does not run the README's test command: {tests}"
     assert any(line.startswith(main_job + " ") for line in ci), f".ci/run does not run the README's job: {main_job}"
+
+
+def test_the_architecture_page_names_every_module():
+    """A newcomer finds every file of the package on the architecture page, with a link to it."""
+    page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    modules = sorted(
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "synthdistill").rglob("*.py")
+        if path.name not in ("__init__.py", "__main__.py")
+    )
+    missing = [module for module in modules if f"(../{module})" not in page]
+    assert not missing, f"docs/architecture.md does not link {', '.join(missing)}"
