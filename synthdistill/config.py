@@ -46,17 +46,19 @@ def check_languages(languages: list[str]) -> list[str]:
 
 
 class LabelSpec(_Strict):
-    name: str = Field(min_length=1)
-    description: str = Field(min_length=1)
+    name: str = Field(min_length=1, description="the label exactly as the data files write it")
+    description: str = Field(min_length=1, description="what texts of this label are about; prompts use it")
 
 
 class TaskSpec(_Strict):
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, description="the task's name in reports and provenance")
     domain: str = Field(min_length=1, description="one sentence: what the texts are")
     text_kind: str = Field("sentence", description="what one example is called in prompts")
     label_kind: str = Field("label", description="what a label is called in prompts, e.g. topic")
-    labels: list[LabelSpec] = Field(min_length=2)
-    languages: list[str] = Field(min_length=1)
+    labels: list[LabelSpec] = Field(min_length=2, description="two or more, each with a name and a description")
+    languages: list[str] = Field(
+        min_length=1, description="ISO 639-1, ISO 639-3 or FLORES-200 codes; {lang} in data paths becomes each"
+    )
 
     @field_validator("labels")
     @classmethod
@@ -102,13 +104,13 @@ class _TeacherSpecBase(_Strict):
     mode: Literal["completion", "chat"] | None = Field(
         None, description="prompt style; default: completion for embedded, chat for openai"
     )
-    max_concurrency: int = Field(4, ge=1, le=1024)
-    timeout_s: float = Field(120.0, gt=0)
-    max_retries: int = Field(5, ge=0, le=50)
+    max_concurrency: int = Field(4, ge=1, le=1024, description="requests in flight at once")
+    timeout_s: float = Field(120.0, gt=0, description="seconds one request may take before it is retried")
+    max_retries: int = Field(5, ge=0, le=50, description="retries of a failed request (429, 5xx, timeouts)")
     backoff_s: float = Field(0.5, gt=0, description="first pause before a retry; doubles each time, with jitter")
-    max_backoff_s: float = Field(30.0, gt=0)
+    max_backoff_s: float = Field(30.0, gt=0, description="the longest pause between retries")
     max_consecutive_errors: int = Field(20, ge=1, description="stop after this many failed attempts in a row")
-    requests_per_minute: int | None = Field(None, ge=1)
+    requests_per_minute: int | None = Field(None, ge=1, description="client-side rate limit")
     tokens_per_minute: int | None = Field(None, ge=1, description="estimated before sending: prompt/4 + max_tokens")
     max_requests: int | None = Field(None, ge=0, description="budget: requests sent in one run (cache hits are free)")
     max_tokens: int | None = Field(None, ge=0, description="budget: tokens sent and received in one run")
@@ -219,13 +221,13 @@ class GenerationSpec(_Strict):
         default_factory=dict, description="label (or '*') -> sub-topics/styles that prompts cycle through"
     )
     template: str | None = Field(None, description="prompt template name (default: generate.<mode>.v2)")
-    temperature: float = Field(0.4, ge=0, le=2)
-    top_p: float = Field(0.9, gt=0, le=1)
+    temperature: float = Field(0.4, ge=0, le=2, description="sampling temperature of generation requests")
+    top_p: float = Field(0.9, gt=0, le=1, description="nucleus sampling of generation requests")
     repetition_penalty: float | None = Field(
         None, gt=0, description="1.2 in the literature; sent only when set (OpenAI's own API rejects it)"
     )
     max_tokens: int = Field(80, ge=1, description="per sample; a request for several samples gets a multiple")
-    seed: int = 0
+    seed: int = Field(0, description="seeds demonstrations, sampling and students; same seed, same requests")
 
     @field_validator("demo_language")
     @classmethod
@@ -253,10 +255,12 @@ class GenerationSpec(_Strict):
 class FilterSpec(_Strict):
     """Filters over generated samples, in this order; each drop is kept in dropped.jsonl with its reason."""
 
-    min_chars: int = Field(10, ge=1)
-    max_chars: int = Field(400, ge=1)
+    min_chars: int = Field(10, ge=1, description="shorter samples are dropped")
+    max_chars: int = Field(400, ge=1, description="longer samples are dropped")
     language_id: bool = Field(True, description="drop samples not in the target language (py3langid + script)")
-    language_min_probability: float = Field(0.1, ge=0, le=1)
+    language_min_probability: float = Field(
+        0.1, ge=0, le=1, description="the target language's least probability under py3langid"
+    )
     near_duplicate_threshold: float | None = Field(
         0.8, gt=0, le=1, description="Jaccard over character 5-grams; null: exact duplicates only"
     )
@@ -273,18 +277,20 @@ class FilterSpec(_Strict):
 class DataSpec(_Strict):
     """Paths may contain {lang}, replaced by each task language; relative paths start at the config's folder."""
 
-    format: Literal["auto", "jsonl", "csv", "parquet"] = "auto"
-    text_column: str = "text"
-    label_column: str = "label"
+    format: Literal["auto", "jsonl", "csv", "parquet"] = Field("auto", description="auto: by file extension")
+    text_column: str = Field("text", description="the column (or JSON key) that holds the text")
+    label_column: str = Field("label", description="the column (or JSON key) that holds the label")
     seed: str | None = Field(None, description="few human examples: demonstrations and the human training set")
-    dev: str | None = None
+    dev: str | None = Field(None, description="human dev data: chooses the teacher's setting and students' epochs")
     test: str = Field(description="human-labelled test data")
 
 
 class _StudentSpecBase(_Strict):
     placement_fields: ClassVar[frozenset[str]] = frozenset()  # where it runs, not what it learns
     name: str | None = Field(None, description="folder name under students/: letters, digits, . _ + -")
-    train_on: list[Literal["synthetic", "human"]] = Field(default_factory=lambda: ["synthetic"], min_length=1)
+    train_on: list[Literal["synthetic", "human"]] = Field(
+        default_factory=lambda: ["synthetic"], min_length=1, description="human: the seed file, as a baseline"
+    )
 
     @field_validator("name")
     @classmethod
@@ -309,16 +315,18 @@ class _StudentSpecBase(_Strict):
 
 class TfidfStudentSpec(_StudentSpecBase):
     type: Literal["tfidf"] = "tfidf"
-    analyzer: Literal["char_wb", "char", "word"] = "char_wb"
-    ngram_range: tuple[int, int] = (2, 5)
-    max_features: int | None = Field(200_000, ge=1)
-    C: float = Field(10.0, gt=0)
+    analyzer: Literal["char_wb", "char", "word"] = Field(
+        "char_wb", description="n-grams of characters (in words) or of words"
+    )
+    ngram_range: tuple[int, int] = Field((2, 5), description="shortest and longest n-gram")
+    max_features: int | None = Field(200_000, ge=1, description="the most frequent n-grams kept")
+    C: float = Field(10.0, gt=0, description="inverse regularisation of the logistic regression")
 
 
 class EmbedStudentSpec(_StudentSpecBase):
     type: Literal["embed"] = "embed"
     encoder: str = Field("e5-small", description="e5-small, use-multilingual, or st:<sentence-transformers model>")
-    C: float = Field(1.0, gt=0)
+    C: float = Field(1.0, gt=0, description="inverse regularisation of the logistic regression")
 
 
 class IclStudentSpec(_StudentSpecBase):
@@ -348,9 +356,9 @@ class FinetuneStudentSpec(_TorchStudentSpec):
     type: Literal["finetune"] = "finetune"
     backbone: str = Field("xlm-roberta-large", description="hub name or path; minilm: the offline English model")
     epochs: int = Field(10, ge=1, description="the paper's research preset: 50")
-    learning_rate: float = Field(1e-5, gt=0)
-    dropout: float = Field(0.2, ge=0, lt=1)
-    max_length: int = Field(256, ge=8)
+    learning_rate: float = Field(1e-5, gt=0, description="AdamW's learning rate")
+    dropout: float = Field(0.2, ge=0, lt=1, description="the backbone's hidden and classifier dropout")
+    max_length: int = Field(256, ge=8, description="tokens per text; longer texts are cut")
     batch_size: int | None = Field(None, ge=1, description="default: 4 to 64, growing with N")
 
 
@@ -358,15 +366,15 @@ class LoraStudentSpec(_TorchStudentSpec):
     type: Literal["lora"] = "lora"
     backbone: str = Field("gemma-270m", description="a causal LM: hub name or path; gemma-270m: the offline one")
     steps: int = Field(100, ge=1, description="the paper's research preset: 600")
-    learning_rate: float = Field(3e-5, gt=0)
-    batch_size: int = Field(8, ge=1)
+    learning_rate: float = Field(3e-5, gt=0, description="AdamW's learning rate")
+    batch_size: int = Field(8, ge=1, description="texts per step")
     max_length: int = Field(256, ge=16, description="prompt and answer, in tokens; the text is cut to fit")
     decoding: Literal["score", "generate"] = Field(
         "score", description="score: label likelihoods; generate: a greedy answer that must name a label"
     )
-    lora_rank: int = Field(16, ge=1)
-    lora_alpha: int = Field(16, ge=1)
-    lora_dropout: float = Field(0.05, ge=0, lt=1)
+    lora_rank: int = Field(16, ge=1, description="rank of the LoRA matrices")
+    lora_alpha: int = Field(16, ge=1, description="LoRA scaling (alpha / rank)")
+    lora_dropout: float = Field(0.05, ge=0, lt=1, description="dropout on the LoRA path")
     target_modules: list[str] = Field(
         default_factory=lambda: ["k_proj", "v_proj", "down_proj"], min_length=1, description="layers given LoRA"
     )
@@ -387,7 +395,7 @@ class EvaluationSpec(_Strict):
         default_factory=lambda: ["label_name"], min_length=1, description="numbered: needs a completion-mode teacher"
     )
     teacher_calibration: bool = Field(True, description="also score each setting with contextual calibration")
-    seed: int = 0
+    seed: int = Field(0, description="draws the k-shot examples")
 
     @field_validator("teacher_shots")
     @classmethod

@@ -30,7 +30,7 @@ PAPER_LOW_RESOURCE = ["ro", "az", "sl", "te", "cy"]
 
 
 class ExperimentTaskSpec(_Strict):
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, description="the task's name in reports and cell keys")
     labels: list[str] | str = Field(description="label names, or a JSON file holding the list")
     domain: str = Field("texts", description="one phrase: what the texts are (the teacher's prompts use it)")
     text_kind: str = Field("text", description="what one example is called in the teacher's prompts")
@@ -57,19 +57,23 @@ class TeacherReferenceSpec(_Strict):
 
 
 class ExperimentConfig(_Strict):
-    name: str = Field("experiment", min_length=1)
+    name: str = Field("experiment", min_length=1, description="the report's title")
     data: str | None = Field(None, description="root of data in the paper's layout, for tasks given by name")
     tasks: list[str | ExperimentTaskSpec] = Field(min_length=1)
-    languages: list[str] = Field(min_length=1)
-    low_resource: list[str] = Field(default_factory=lambda: list(PAPER_LOW_RESOURCE))
+    languages: list[str] = Field(min_length=1, description="codes; {lang} in data paths becomes each")
+    low_resource: list[str] = Field(
+        default_factory=lambda: list(PAPER_LOW_RESOURCE), description="the languages of the low-resource group"
+    )
     sizes: list[int] | None = Field(
         None, min_length=1, description="N: total training samples; max(2, N // classes) per class"
     )
     per_class_sizes: list[int] | None = Field(
         None, min_length=1, description="instead of sizes: samples per class (N = this x classes, per task)"
     )
-    sources: list[Source] = Field(default_factory=lambda: ["synthetic", "human"], min_length=1)
-    repeats: int = Field(5, ge=1)
+    sources: list[Source] = Field(
+        default_factory=lambda: ["synthetic", "human"], min_length=1, description="mixed: half human, half synthetic"
+    )
+    repeats: int = Field(5, ge=1, description="samples drawn per cell; intervals come from them")
     seed: int = Field(1337, description="repeat r samples with seed + r")
     students: list[StudentSpec] = Field(default_factory=lambda: [TfidfStudentSpec()], min_length=1)
     teacher: TeacherReferenceSpec | None = Field(default_factory=TeacherReferenceSpec)
