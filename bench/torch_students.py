@@ -23,6 +23,7 @@ sys.path.insert(0, str(HERE))
 
 import bench_output
 
+from synthdistill.config import FinetuneStudentSpec, LoraStudentSpec
 from synthdistill.data import read_examples, read_json_file, sample_per_label
 from synthdistill.students.backbones import torch_device
 from synthdistill.students.finetune import PAPER_EPOCHS, FineTunedStudent, batch_size_for
@@ -72,7 +73,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         encoder = write_random_backbone(Path(tmp) / "encoder", "xlm-roberta-large", words)
         student = FineTunedStudent(
-            backbone=encoder, epochs=2, precision=args.precision, device=args.device, progress=False
+            FinetuneStudentSpec(backbone=encoder, epochs=2, precision=args.precision, device=args.device),
+            progress=False,
         )
         student.fit(texts, targets)
         epoch = student.history[1]["seconds"]  # the second: the first also warms up kernels and allocators
@@ -85,8 +87,9 @@ def main() -> None:
         )
         decoder = write_random_backbone(Path(tmp) / "decoder", "gemma-3-270m", words)
         half = max(1, args.lora_steps // 2)
-        lora = LoraStudent(backbone=decoder, steps=2 * half, batch_size=8, checkpoint_every=half, label_names=labels,
-                           precision=args.precision, device=args.device, progress=False)  # fmt: skip
+        lora = LoraStudent(LoraStudentSpec(backbone=decoder, steps=2 * half, batch_size=8, checkpoint_every=half,
+                                           precision=args.precision, device=args.device),
+                           label_names=labels, progress=False)  # fmt: skip
         lora.fit(texts, targets)
         training = lora.history[1]["seconds"]  # the second half, as for finetune
         scoring = [timed(lambda: lora.predict(test)) for _ in range(2)]

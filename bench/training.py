@@ -22,16 +22,22 @@ import bench_output
 
 CHILD = """
 import json, resource, sys, time
+from pathlib import Path
 sys.path.insert(0, {root!r})
+from synthdistill.config import parse_config
 from synthdistill.data import read_examples, sample_per_label
 from synthdistill.students.registry import student_registry
 labels = json.loads(open({labels!r}).read())
 pool = read_examples({pool!r}, labels)
 chosen = sample_per_label(pool, {n}, seed=0)
 rows = [e for label in labels for e in chosen.get(label, [])]
-options = {options}
+task = {{"name": "topic", "domain": "news", "labels": [{{"name": l, "description": l}} for l in labels],
+        "languages": [{language!r}]}}
+config = parse_config({{"task": task, "data": {{"test": "-"}}, "students": [{{"type": {kind!r}}}]}})
 started = time.perf_counter()
-student = student_registry()[{kind!r}](**options).fit([e.text for e in rows], [e.label for e in rows])
+student = student_registry()[{kind!r}].from_options(config.students[0], task=config.task, teacher=config.teacher,
+                                                  language={language!r}, seed=0, workdir=Path({workdir!r}))
+student.fit([e.text for e in rows], [e.label for e in rows])
 elapsed = time.perf_counter() - started
 print(json.dumps({{"n_train": len(rows), "seconds": elapsed,
                   "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
@@ -48,13 +54,10 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for kind in args.students:
-            options = (
-                {"encoder": "e5-small", "cache_path": str(Path(tmp) / f"emb{kind}.sqlite")} if kind == "embed" else {}
-            )
-            for n in args.n:
+            for n in args.n:  # each student's working folder (embed: its embedding cache) shared across N
                 code = CHILD.format(root=str(HERE.parent), labels=str(args.data / "labels.json"),
-                                    pool=str(args.data / args.language / "synthetic.jsonl"), n=n,
-                                    options=repr(options), kind=kind)  # fmt: skip
+                                    pool=str(args.data / args.language / "synthetic.jsonl"), n=n, kind=kind,
+                                    language=args.language, workdir=str(Path(tmp) / kind))  # fmt: skip
                 result = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                                    check=True).stdout.strip().splitlines()[-1])  # fmt: skip
                 rows.append({"student": kind, "n_per_class": n, **result})

@@ -81,8 +81,9 @@ class TaskSpec(_Strict):
 
 # config.yaml written before the teacher union (issue #12) lists every field of both backends, those of the backend
 # not chosen at their defaults; these are the values it could have written (cache_ram_mib's default was 256 at
-# first). A section holding the other backend's field at such a value still loads, so old output folders re-run:
-# the field is dropped, as the old code ignored it. Any other value of it is an error.
+# first, and older dumps lack it). A section that holds all of the other backend's fields (such a dump; a person
+# writes one or two) loads with those at such values dropped, as the old code ignored them, so old output folders
+# re-run. Any other value, or such a field written by hand, is an error.
 _OLD_DUMP_DEFAULTS: dict[str, dict[str, tuple[object, ...]]] = {
     "embedded": {"model": (None,), "base_url": (None,), "api_key_env": (None,)},
     "openai": {
@@ -123,7 +124,8 @@ class _TeacherSpecBase(_Strict):
     def _drop_old_dump_defaults(cls, data: Any) -> Any:
         if isinstance(data, dict):
             old = _OLD_DUMP_DEFAULTS[cls.model_fields["backend"].default]
-            data = {key: value for key, value in data.items() if not (key in old and value in old[key])}
+            if all(key in data for key in old if key != "cache_ram_mib"):
+                data = {key: value for key, value in data.items() if not (key in old and value in old[key])}
         return data
 
     @property

@@ -73,3 +73,9 @@ def write_random_backbone(directory: str | Path, shape: str, texts: Sequence[str
     wrapped.save_pretrained(directory)
     random_model(shape, vocab_size=len(wrapped), seed=seed).save_pretrained(directory)
     return str(directory)
+
+
+def write_tiny_backbones(root: str | Path, texts: Sequence[str]) -> dict[str, str]:
+    """A 2-layer BERT encoder ("encoder") and Gemma 3 causal LM ("decoder") with random weights: the torch
+    students train on them in seconds on a CPU. Give the label names among `texts` (lora answers with them)."""
+    return {kind: write_random_backbone(Path(root) / kind, f"tiny-{kind}", texts) for kind in ("encoder", "decoder")}

@@ -257,3 +257,11 @@ def test_a_config_yaml_written_before_the_union_still_loads(tmp_path, cache_ram_
     assert again.teacher == config.teacher and again.students == config.students
     raw["teacher"]["n_parallel"] = 8  # a value the old code never wrote for an openai teacher: it was ignored
     assert "teacher.n_parallel: belongs to the embedded backend" in error_of(tmp_path, raw)
+
+
+def test_a_default_valued_field_of_the_other_backend_written_by_hand_is_refused(tmp_path):
+    """Only a whole old dump has its other backend's defaults dropped; one field written by hand is a mistake."""
+    raw = tiny_config_dict(backend="openai", base_url="http://h/v1", model="m", n_parallel=4)
+    assert "teacher.n_parallel: belongs to the embedded backend" in error_of(tmp_path, raw)
+    raw = tiny_config_dict(base_url=None)
+    assert "teacher.base_url: belongs to the openai backend" in error_of(tmp_path, raw)

@@ -9,6 +9,7 @@ pytest.importorskip("transformers")
 
 from synthdistill.errors import StudentError
 from synthdistill.evaluation.scores import classification_scores
+from synthdistill.students import training_loop
 from synthdistill.students.finetune import FineTunedStudent, batch_size_for
 from synthdistill.students.registry import load_student
 from tests.conftest import POLITICS, SPORTS
@@ -20,9 +21,9 @@ NEW = ["The striker scored a goal in the cup final.", "The president signed the 
 NEW_LABELS = ["sports", "politics", "sports", "politics"]
 
 
-def quick(**options) -> FineTunedStudent:
-    settings = {"backbone": "minilm", "epochs": 6, "learning_rate": 1e-4, "max_length": 64, "progress": False}
-    return FineTunedStudent(**{**settings, **options})
+def quick(checkpoint_dir=None, **settings) -> FineTunedStudent:
+    defaults = {"backbone": "minilm", "epochs": 6, "learning_rate": 1e-4, "max_length": 64}
+    return FineTunedStudent({**defaults, **settings}, checkpoint_dir=checkpoint_dir, progress=False)
 
 
 def test_learns_and_round_trips_through_safetensors(tmp_path):
@@ -50,18 +51,18 @@ def test_interrupted_training_resumes_from_its_checkpoint(tmp_path, monkeypatch)
     import torch
 
     uninterrupted = quick(epochs=4).fit(TEXTS, LABELS)
-    real_save, saves = torch.save, []
+    real_write, writes = training_loop.write_checkpoint, []
 
-    def save_then_stop(obj, path):
-        real_save(obj, path)
-        saves.append(path)
-        if len(saves) == 2:
+    def write_then_stop(path, state):
+        real_write(path, state)
+        writes.append(path)
+        if len(writes) == 2:
             raise KeyboardInterrupt  # Ctrl-C right after the second epoch's checkpoint
 
-    monkeypatch.setattr(torch, "save", save_then_stop)
+    monkeypatch.setattr(training_loop, "write_checkpoint", write_then_stop)
     with pytest.raises(KeyboardInterrupt):
         quick(epochs=4, checkpoint_dir=tmp_path).fit(TEXTS, LABELS)
-    monkeypatch.setattr(torch, "save", real_save)
+    monkeypatch.setattr(training_loop, "write_checkpoint", real_write)
     resumed = quick(epochs=4, checkpoint_dir=tmp_path)
     trained_epochs = []
     real_randperm = torch.randperm
@@ -75,6 +76,10 @@ def test_interrupted_training_resumes_from_its_checkpoint(tmp_path, monkeypatch)
 def test_bad_inputs_and_batch_sizes():
     with pytest.raises(StudentError, match="one class"):
         quick().fit(["a", "b"], ["x", "x"])
+    with pytest.raises(StudentError, match="finetune student: epochs: Input should be greater than or equal to 1"):
+        quick(epochs=0)
+    with pytest.raises(StudentError, match="steps: Extra inputs are not permitted"):
+        quick(steps=10)
     with pytest.raises(StudentError, match="cannot load backbone"):
         quick(backbone="/no/such/model").fit(TEXTS, LABELS)
     assert [batch_size_for(n) for n in (10, 70, 280, 1400, 5000)] == [4, 8, 32, 64, 64]

@@ -15,8 +15,10 @@ TEXTS, LABELS = SPORTS + POLITICS, ["sports"] * 6 + ["politics"] * 6
 
 def student(**options) -> InContextStudent:
     config = parse_config(tiny_config_dict(n_parallel=2))
-    seed = options.pop("seed", 0)
-    return InContextStudent(config.task, config.teacher, "en", IclStudentSpec(**options), seed=seed)
+    seed, cache_dir = options.pop("seed", 0), options.pop("cache_dir", None)
+    return InContextStudent(
+        config.task, config.teacher, "en", IclStudentSpec(**options), seed=seed, cache_dir=cache_dir
+    )
 
 
 def test_random_selection_takes_k_per_label_once_for_all_texts():

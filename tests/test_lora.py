@@ -40,10 +40,9 @@ NEW = ["The goalkeeper saved a penalty.", "Der Kanzler hielt eine Rede im Bundes
 NEW_LABELS = ["sports", "politics", FOOD] * 2
 
 
-def quick(**options) -> LoraStudent:
-    settings = {"steps": 8, "learning_rate": 1e-3, "batch_size": 4, "max_length": 64, "checkpoint_every": 4,
-                "progress": False}  # fmt: skip
-    return LoraStudent(**{**settings, **options})
+def quick(label_names=None, checkpoint_dir=None, **settings) -> LoraStudent:
+    defaults = {"steps": 8, "learning_rate": 1e-3, "batch_size": 4, "max_length": 64, "checkpoint_every": 4}
+    return LoraStudent({**defaults, **settings}, label_names=label_names, checkpoint_dir=checkpoint_dir, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +109,7 @@ def test_interrupted_training_resumes_to_the_same_adapter(trained, tmp_path, mon
     monkeypatch.setattr(torch.optim.AdamW, "step", step_unless_stopped)
     with pytest.raises(KeyboardInterrupt):
         quick(checkpoint_dir=tmp_path).fit(TEXTS, LABELS)
-    assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["step"] == 4
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["position"] == 4
     calls.clear()
     stop_at[0] = 0
     resumed = quick(checkpoint_dir=tmp_path).fit(TEXTS, LABELS)
@@ -144,6 +143,11 @@ def test_bad_inputs_raise_student_errors(tmp_path):
         quick(label_names=["sports", "politics"]).fit(TEXTS, LABELS)
     with pytest.raises(StudentError, match="decoding"):
         quick(decoding="sample")
+    for name in ("steps", "batch_size", "checkpoint_every", "lora_rank"):
+        with pytest.raises(StudentError, match=f"lora student: {name}: Input should be greater than or equal to 1"):
+            quick(**{name: 0})
+    with pytest.raises(StudentError, match="label_names has duplicates"):
+        quick(label_names=["sports", "sports"])
     with pytest.raises(StudentError, match="not trained"):
         quick().predict(NEW)
     with pytest.raises(StudentError, match="cannot load backbone"):

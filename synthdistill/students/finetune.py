@@ -5,36 +5,32 @@ dropout setting reaches only models whose config has hidden/classifier dropout (
 
 It runs on a CUDA GPU when there is one (`device: auto`), else on the CPU; the device is no part of the
 model: a student trained on a GPU loads and serves on a CPU. The epoch kept is the one best on a human dev
-split when one is given, else the last: never chosen on synthetic data. Training checkpoints after every
-epoch and resumes from there when interrupted. The saved model is safetensors plus JSON tokenizer files:
-nothing is unpickled on load. Only the student modules that need them (this one, `lora`, `backbones`) import
-torch and transformers (`pip install torch==2.13.0` first, then `synthdistill[finetune]`).
+split when one is given, else the last: never chosen on synthetic data. Training (the loop in `training_loop`,
+shared with `lora`) checkpoints after every epoch and resumes from there when interrupted. The saved model is
+safetensors plus JSON tokenizer files: nothing is unpickled on load. Only the student modules that need them
+(this one, `lora`, `training_loop`, `backbones`) import torch and transformers (`pip install torch==2.13.0`
+first, then `synthdistill[finetune]`). The settings' defaults live in the config's `FinetuneStudentSpec`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import random
 import sys
-import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from synthdistill.config import FinetuneStudentSpec
 from synthdistill.errors import StudentError
-from synthdistill.evaluation.scores import classification_scores
-from synthdistill.students.backbones import (
-    autocast,
-    check_precision,
-    resolve_backbone,
-    restore_rng_states,
-    rng_states,
-    torch_device,
-)
+from synthdistill.students import training_loop
+from synthdistill.students.backbones import autocast, resolve_backbone, spec_params, student_spec, torch_device
 from synthdistill.students.base import check_training_set, read_student, write_student
+
+if TYPE_CHECKING:
+    import torch
+
+    from synthdistill.config import TaskSpec, TeacherSpec
 
 PAPER_EPOCHS = 50
 _MODEL_DIR = "model"
@@ -63,22 +59,17 @@ class FineTunedStudent:
 
     def __init__(
         self,
-        backbone: str = "xlm-roberta-large",
-        epochs: int = 10,
-        learning_rate: float = 1e-5,
-        dropout: float = 0.2,
-        max_length: int = 256,
-        batch_size: int | None = None,
+        spec: FinetuneStudentSpec | Mapping[str, Any] | None = None,
+        *,
         seed: int = 0,
-        precision: str = "float32",
         checkpoint_dir: str | Path | None = None,
         progress: bool = True,
-        device: str = "auto",
     ):
-        self.device = device  # where it runs, not what it is: no part of params, checkpoints or the saved model
-        self.params = {"backbone": backbone, "epochs": epochs, "learning_rate": learning_rate, "dropout": dropout,
-                       "max_length": max_length, "batch_size": batch_size, "seed": seed,
-                       "precision": check_precision(precision)}  # fmt: skip
+        """`spec`: the settings, their defaults in the spec (a mapping is validated into one: StudentError naming
+        a bad field); `checkpoint_dir`: where training checkpoints after each epoch and resumes from."""
+        spec = student_spec(FinetuneStudentSpec, spec)
+        self.device = spec.device  # where it runs, not what it is: no part of params, checkpoints or the saved model
+        self.params = spec_params(spec, seed)
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.progress = progress
         self.classes: list[str] = []
@@ -89,108 +80,38 @@ class FineTunedStudent:
 
     @classmethod
     def from_options(
-        cls, options: dict, *, seed: int, workdir: Path, language: str = "", run_name: str | None = None, **_: object
+        cls,
+        spec: FinetuneStudentSpec,
+        *,
+        task: TaskSpec,
+        teacher: TeacherSpec,
+        language: str,
+        seed: int,
+        workdir: Path,
+        run_name: str | None = None,
     ) -> FineTunedStudent:
-        """Checkpoints go to workdir/checkpoints/RUN_NAME (default finetune-LANGUAGE)."""
-        checkpoints = workdir / "checkpoints" / (run_name or f"finetune-{language}")
-        return cls(**options, seed=seed, checkpoint_dir=checkpoints)
+        """Checkpoints go to workdir/checkpoints/RUN_NAME (default finetune-LANGUAGE); the task's labels are
+        whatever the training set has, and the teacher plays no part."""
+        return cls(spec, seed=seed, checkpoint_dir=training_loop.checkpoint_dir(workdir, cls.kind, language, run_name))
 
     def _encode(self, texts: Sequence[str]) -> Any:
         return self._tokenizer(list(texts), truncation=True, max_length=self.params["max_length"], padding=True,
                                return_tensors="pt").to(self._model.device)  # fmt: skip
 
-    def _fingerprint(self, texts: Sequence[str], labels: Sequence[str]) -> str:
-        payload = json.dumps([self.params, list(texts), list(labels)], ensure_ascii=False)
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
-
     def fit(
         self, texts: Sequence[str], labels: Sequence[str], dev: tuple[Sequence[str], Sequence[str]] | None = None
     ) -> FineTunedStudent:
         check_training_set(texts, labels)
-        torch, transformers = _libraries()
-        from tqdm import tqdm
-
-        device = torch_device(self.device)
-        seed = self.params["seed"]
-        random.seed(seed)
-        np.random.seed(seed)
-        torch.manual_seed(seed)
+        _libraries()
+        device = torch_device(self.device)  # before anything loads: a device that is not here fails at once
         self.classes = sorted(set(labels))
-        index = {label: i for i, label in enumerate(self.classes)}
-        source = resolve_backbone(self.params["backbone"])
-        try:
-            self._tokenizer = transformers.AutoTokenizer.from_pretrained(source)
-            config = transformers.AutoConfig.from_pretrained(
-                source, num_labels=len(self.classes), id2label=dict(enumerate(self.classes)), label2id=index
-            )
-            for name in ("hidden_dropout_prob", "classifier_dropout"):  # encoders have them; Gemma's config has not
-                if hasattr(config, name):
-                    setattr(config, name, self.params["dropout"])
-            # float32: hub checkpoints stored in bfloat16 would otherwise train in it, badly on CPU
-            self._model = transformers.AutoModelForSequenceClassification.from_pretrained(
-                source, config=config, dtype=torch.float32
-            )
-        except OSError as err:
-            raise StudentError(f"cannot load backbone {self.params['backbone']!r}: {err}") from None
-        if self._tokenizer.pad_token is None:  # decoder backbones (Llama, Qwen) may ship without one
-            self._tokenizer.pad_token = self._tokenizer.eos_token
-        if self._model.config.pad_token_id is None:  # decoders classify at the last token that is not padding
-            self._model.config.pad_token_id = self._tokenizer.pad_token_id
-        self._model.to(device)
-        optimizer = torch.optim.AdamW(self._model.parameters(), lr=self.params["learning_rate"])
-        batch_size = self.params["batch_size"] or batch_size_for(len(texts))
-        targets = torch.tensor([index[label] for label in labels], device=device)
-        start_epoch, best_state, best_score = 0, None, -1.0
-        checkpoint = self.checkpoint_dir / "checkpoint.pt" if self.checkpoint_dir else None
-        fingerprint = self._fingerprint(texts, labels)
-        if checkpoint is not None and checkpoint.is_file():
-            saved = torch.load(checkpoint, weights_only=True, map_location=device)
-            if saved["fingerprint"] == fingerprint:
-                self._model.load_state_dict(saved["model"])
-                optimizer.load_state_dict(saved["optimizer"])
-                start_epoch, best_score = saved["epoch"] + 1, saved["best_score"]
-                best_state, self.history = saved["best_state"], json.loads(saved["history"])
-                self.best_epoch = saved["best_epoch"] if saved["best_epoch"] >= 0 else None
-                restore_rng_states(saved, device)
-        generator = torch.Generator().manual_seed(seed)
-        if start_epoch:
-            generator.set_state(saved["shuffle_rng"].cpu())
-        for epoch in range(start_epoch, self.params["epochs"]):
-            started = time.perf_counter()
-            self._model.train()
-            order = torch.randperm(len(texts), generator=generator).tolist()
-            losses = []
-            batches = range(0, len(order), batch_size)
-            for start in tqdm(batches, desc=f"epoch {epoch + 1}/{self.params['epochs']}", leave=False,
-                              file=sys.stderr, disable=None if self.progress else True):  # fmt: skip
-                chosen = order[start : start + batch_size]
-                inputs = self._encode([texts[i] for i in chosen])
-                with autocast(device, self.params["precision"]):
-                    loss = self._model(**inputs, labels=targets[chosen]).loss
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                losses.append(float(loss.detach()))
-            record = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)),
-                      "seconds": round(time.perf_counter() - started, 3)}  # fmt: skip
-            if dev is not None:
-                dev_f1 = classification_scores(list(dev[1]), self.predict(dev[0]), self.classes)["macro_f1"]
-                record["dev_macro_f1"] = dev_f1
-                if dev_f1 > best_score:
-                    best_score, self.best_epoch = dev_f1, epoch + 1
-                    best_state = {k: v.detach().clone() for k, v in self._model.state_dict().items()}
-            self.history.append(record)
-            if checkpoint is not None:
-                checkpoint.parent.mkdir(parents=True, exist_ok=True)
-                torch.save({"fingerprint": fingerprint, "epoch": epoch, "model": self._model.state_dict(),
-                            "optimizer": optimizer.state_dict(), "best_state": best_state, "best_score": best_score,
-                            "best_epoch": self.best_epoch if self.best_epoch is not None else -1,
-                            "history": json.dumps(self.history), **rng_states(device),
-                            "shuffle_rng": generator.get_state()}, checkpoint)  # fmt: skip
-        if best_state is not None:
-            self._model.load_state_dict(best_state)
-        else:
-            self.best_epoch = self.params["epochs"]
+        plan = training_loop.TrainingPlan(
+            seed=self.params["seed"], unit="epoch", ends=tuple(range(1, self.params["epochs"] + 1)), device=device,
+            fingerprint=training_loop.fingerprint(self.params, texts, labels, dev),
+            checkpoint_dir=self.checkpoint_dir, dev=dev,
+        )  # fmt: skip
+        outcome = training_loop.train(_Epochs(self, texts, labels, device), plan)
+        self.history, self.best_epoch = outcome.history, outcome.best
         self._model.eval()
         return self
 
@@ -228,7 +149,9 @@ class FineTunedStudent:
     def load(cls, directory: str | Path, device: str = "auto") -> FineTunedStudent:
         header, _ = read_student(directory, cls.kind, cls.format_version)
         _, transformers = _libraries()
-        student = cls(**header["params"], device=device)
+        settings = dict(header["params"])
+        seed = settings.pop("seed")
+        student = cls({**settings, "device": device}, seed=seed)
         student.classes, student.history, student.best_epoch = (
             header["classes"],
             header["history"],
@@ -239,3 +162,71 @@ class FineTunedStudent:
         student._model = transformers.AutoModelForSequenceClassification.from_pretrained(path, use_safetensors=True)
         student._model.to(torch_device(device)).eval()
         return student
+
+
+class _Epochs:
+    """The finetune student's part of the training loop: a sequence classifier trained one epoch per span, over
+    batches in an order the loop's generator draws (one shuffle per epoch)."""
+
+    def __init__(self, student: FineTunedStudent, texts: Sequence[str], labels: Sequence[str], device: Any):
+        self.student, self.texts, self.labels, self.device = student, texts, labels, device
+        self.batch_size = student.params["batch_size"] or batch_size_for(len(texts))
+        self._optimizer: Any = None
+        self._targets: Any = None
+
+    def build(self) -> torch.optim.Optimizer:
+        torch, transformers = _libraries()
+        student, params = self.student, self.student.params
+        index = {label: i for i, label in enumerate(student.classes)}
+        source = resolve_backbone(params["backbone"])
+        try:
+            student._tokenizer = transformers.AutoTokenizer.from_pretrained(source)
+            config = transformers.AutoConfig.from_pretrained(
+                source, num_labels=len(student.classes), id2label=dict(enumerate(student.classes)), label2id=index
+            )
+            for name in ("hidden_dropout_prob", "classifier_dropout"):  # encoders have them; Gemma's config has not
+                if hasattr(config, name):
+                    setattr(config, name, params["dropout"])
+            # float32: hub checkpoints stored in bfloat16 would otherwise train in it, badly on CPU
+            student._model = transformers.AutoModelForSequenceClassification.from_pretrained(
+                source, config=config, dtype=torch.float32
+            )
+        except OSError as err:
+            raise StudentError(f"cannot load backbone {params['backbone']!r}: {err}") from None
+        if student._tokenizer.pad_token is None:  # decoder backbones (Llama, Qwen) may ship without one
+            student._tokenizer.pad_token = student._tokenizer.eos_token
+        if student._model.config.pad_token_id is None:  # decoders classify at the last token that is not padding
+            student._model.config.pad_token_id = student._tokenizer.pad_token_id
+        student._model.to(self.device)
+        self._optimizer = torch.optim.AdamW(student._model.parameters(), lr=params["learning_rate"])
+        self._targets = torch.tensor([index[label] for label in self.labels], device=self.device)
+        return self._optimizer
+
+    def train_span(self, start: int, end: int, shuffle: torch.Generator) -> float:
+        torch, _ = _libraries()
+        from tqdm import tqdm
+
+        student, model, epochs = self.student, self.student._model, self.student.params["epochs"]
+        model.train()
+        losses = []
+        for epoch in range(start, end):
+            order = torch.randperm(len(self.texts), generator=shuffle).tolist()
+            batches = range(0, len(order), self.batch_size)
+            for first in tqdm(batches, desc=f"epoch {epoch + 1}/{epochs}", leave=False, file=sys.stderr,
+                              disable=None if student.progress else True):  # fmt: skip
+                chosen = order[first : first + self.batch_size]
+                inputs = student._encode([self.texts[i] for i in chosen])
+                with autocast(self.device, student.params["precision"]):
+                    loss = model(**inputs, labels=self._targets[chosen]).loss
+                self._optimizer.zero_grad()
+                loss.backward()
+                self._optimizer.step()
+                losses.append(float(loss.detach()))
+        return float(np.mean(losses))
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        """The whole model: fine-tuning changes every weight."""
+        return self.student._model.state_dict()
+
+    def load_weights(self, weights: dict[str, torch.Tensor]) -> None:
+        self.student._model.load_state_dict(weights)

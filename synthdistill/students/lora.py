@@ -8,51 +8,42 @@ to answer: `score` (default) sums each label's answer log-likelihood and softmax
 invalid (None from `predict`, a row of zeros from `predict_proba`) and counts as wrong, never as a class.
 
 It runs on a CUDA GPU when there is one (`device: auto`), else on the CPU; a student trained on a GPU loads
-and serves on a CPU. Training checkpoints every `checkpoint_every` steps and resumes exactly from the last
-checkpoint when the data and settings match; with a human dev split, the adapter kept is the checkpoint best
-on it (never chosen on synthetic data). Only the adapter is saved (peft safetensors) with student.json;
-loading rebuilds the base model from the backbone name, so nothing is unpickled.
+and serves on a CPU. Training (the loop in `training_loop`, shared with `finetune`) checkpoints every
+`checkpoint_every` steps and resumes exactly from the last checkpoint when the data and settings match; with a
+human dev split, the adapter kept is the checkpoint best on it (never chosen on synthetic data). Only the
+adapter is saved (peft safetensors) with student.json; loading rebuilds the base model from the backbone name,
+so nothing is unpickled. The settings' defaults live in the config's `LoraStudentSpec`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import inspect
-import json
-import os
-import random
 import sys
-import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from synthdistill.config import Config
+from synthdistill.config import LoraStudentSpec
 from synthdistill.errors import StudentError
-from synthdistill.evaluation.scores import classification_scores
 from synthdistill.evaluation.teacher_classifier import parse_label_answer
-from synthdistill.students.backbones import (
-    GEMMA_270M,
-    autocast,
-    check_precision,
-    resolve_backbone,
-    restore_rng_states,
-    rng_states,
-    torch_device,
-)
+from synthdistill.students import training_loop
+from synthdistill.students.backbones import autocast, resolve_backbone, spec_params, student_spec, torch_device
 from synthdistill.students.base import check_training_set, read_student, write_student
+
+if TYPE_CHECKING:
+    import torch
+
+    from synthdistill.config import TaskSpec, TeacherSpec
 
 PAPER_STEPS = 600
 MAX_NEW_TOKENS = 20  # the paper's cap on a generated answer
 _ADAPTER_DIR = "adapter"
-_CHECKPOINT_FILE = "checkpoint.pt"
 # prompt + label sequences per forward pass when predicting: small on a CPU (no gain beyond), large on a GPU,
 # where 16 left it waiting on kernel launches (204 texts took 5.7 s on an H200 against 0.08 s a training step)
 _PREDICT_BATCH = {"cpu": 16, "accelerator": 256}
-Decoding = Literal["score", "generate"]
 
 
 def _libraries() -> tuple[Any, Any, Any]:
@@ -93,37 +84,21 @@ class LoraStudent:
 
     def __init__(
         self,
-        backbone: str = GEMMA_270M,
-        steps: int = 100,
-        learning_rate: float = 3e-5,
-        batch_size: int = 8,
-        max_length: int = 256,
-        decoding: Decoding = "score",
-        lora_rank: int = 16,
-        lora_alpha: int = 16,
-        lora_dropout: float = 0.05,
-        target_modules: Sequence[str] = ("k_proj", "v_proj", "down_proj"),
-        checkpoint_every: int = 50,
+        spec: LoraStudentSpec | Mapping[str, Any] | None = None,
+        *,
         label_names: Sequence[str] | None = None,
         seed: int = 0,
-        precision: str = "float32",
         checkpoint_dir: str | Path | None = None,
         progress: bool = True,
-        device: str = "auto",
     ):
-        self.device = device  # where it runs, not what it is: no part of params, checkpoints or the saved adapter
-        if decoding not in ("score", "generate"):
-            raise StudentError(f"decoding must be 'score' or 'generate', not {decoding!r}")
-        if min(steps, batch_size, checkpoint_every, lora_rank) < 1:
-            raise StudentError("steps, batch_size, checkpoint_every and lora_rank must be at least 1")
+        """`spec`: the settings, their defaults in the spec (a mapping is validated into one: StudentError naming
+        a bad field); `label_names`: the task's labels, listed in the prompt in this order (default: the training
+        set's, sorted); `checkpoint_dir`: where training checkpoints and resumes from."""
+        spec = student_spec(LoraStudentSpec, spec)
         if label_names is not None and len(set(label_names)) != len(label_names):
             raise StudentError("label_names has duplicates")
-        self.params = {"backbone": backbone, "steps": steps, "learning_rate": learning_rate, "batch_size": batch_size,
-                       "max_length": max_length, "decoding": decoding, "lora_rank": lora_rank,
-                       "lora_alpha": lora_alpha, "lora_dropout": lora_dropout, "target_modules": list(target_modules),
-                       "checkpoint_every": checkpoint_every, "seed": seed,
-                       "precision": check_precision(precision),
-                       "label_names": list(label_names) if label_names is not None else None}  # fmt: skip
+        self.device = spec.device  # where it runs, not what it is: no part of params, checkpoints or the saved adapter
+        self.params = {**spec_params(spec, seed), "label_names": list(label_names) if label_names is not None else None}
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.progress = progress
         self.classes: list[str] = []
@@ -135,20 +110,19 @@ class LoraStudent:
     @classmethod
     def from_options(
         cls,
-        options: dict,
+        spec: LoraStudentSpec,
         *,
+        task: TaskSpec,
+        teacher: TeacherSpec,
+        language: str,
         seed: int,
         workdir: Path,
-        language: str = "",
-        config: Config | None = None,
         run_name: str | None = None,
-        **_: object,
     ) -> LoraStudent:
         """The prompt lists the task's labels, in the task's order, even one missing from a training set;
-        checkpoints go to workdir/checkpoints/RUN_NAME (default lora-LANGUAGE)."""
-        names = config.task.label_names if config is not None else None
-        checkpoints = workdir / "checkpoints" / (run_name or f"lora-{language}")
-        return cls(**options, label_names=names, seed=seed, checkpoint_dir=checkpoints)
+        checkpoints go to workdir/checkpoints/RUN_NAME (default lora-LANGUAGE). The teacher plays no part."""
+        checkpoints = training_loop.checkpoint_dir(workdir, cls.kind, language, run_name)
+        return cls(spec, label_names=task.label_names, seed=seed, checkpoint_dir=checkpoints)
 
     def _load_base(self, *, safetensors_only: bool = False) -> Any:
         """Tokenizer and float32 base model (hub checkpoints in bfloat16 would train badly on CPU).
@@ -224,14 +198,9 @@ class LoraStudent:
         in_answer = torch.arange(keep - 1, device=lengths.device).unsqueeze(0) >= (keep - 1 - lengths).unsqueeze(1)
         return (token_scores * in_answer).sum(-1), in_answer.sum()
 
-    def _fingerprint(self, texts: Sequence[str], labels: Sequence[str], dev: Any) -> str:
-        dev_rows = [list(dev[0]), list(dev[1])] if dev is not None else None
-        payload = json.dumps([self.params, list(texts), list(labels), dev_rows], ensure_ascii=False)
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
-
     def _adapter_state(self) -> dict[str, Any]:
         """The LoRA weights only: a checkpoint of megabytes, not of the whole base model."""
-        return {k: v.detach().clone() for k, v in self._model.named_parameters() if v.requires_grad}
+        return {k: v.detach() for k, v in self._model.named_parameters() if v.requires_grad}
 
     def _restore(self, state: dict[str, Any]) -> None:
         unexpected = self._model.load_state_dict(state, strict=False).unexpected_keys
@@ -242,100 +211,19 @@ class LoraStudent:
         self, texts: Sequence[str], labels: Sequence[str], dev: tuple[Sequence[str], Sequence[str]] | None = None
     ) -> LoraStudent:
         check_training_set(texts, labels, allowed=self.params["label_names"])
-        torch, _, peft = _libraries()
-        from tqdm import tqdm
-
-        seed = self.params["seed"]
-        random.seed(seed)
-        np.random.seed(seed)
-        torch.manual_seed(seed)
+        _libraries()
+        device = torch_device(self.device)
         self.classes = list(self.params["label_names"] or sorted(set(labels)))
-        self.history, self.best_step = [], None
-        base = self._load_base()
-        config = peft.LoraConfig(
-            r=self.params["lora_rank"], lora_alpha=self.params["lora_alpha"], lora_dropout=self.params["lora_dropout"],
-            target_modules=self.params["target_modules"], task_type="CAUSAL_LM",
-        )  # fmt: skip
-        try:
-            with warnings.catch_warnings():  # transformers' deprecation notice about peft's own call
-                warnings.simplefilter("ignore", FutureWarning)
-                self._model = peft.get_peft_model(base, config)
-        except ValueError as err:  # target modules the architecture lacks
-            raise StudentError(f"cannot put LoRA on backbone {self.params['backbone']!r}: {err}") from None
-        trainable = [p for p in self._model.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(trainable, lr=self.params["learning_rate"])
-        prompts = self._prompt_ids(texts)
-        answers = self._answer_ids()
-        index = {label: i for i, label in enumerate(self.classes)}
-        targets = [answers[index[label]] for label in labels]
-
         steps, every = self.params["steps"], self.params["checkpoint_every"]
-        start, best_state, best_score = 0, None, -1.0
-        checkpoint = self.checkpoint_dir / _CHECKPOINT_FILE if self.checkpoint_dir else None
-        fingerprint = self._fingerprint(texts, labels, dev)
-        if checkpoint is not None and checkpoint.is_file():
-            device = next(base.parameters()).device
-            saved = torch.load(checkpoint, weights_only=True, map_location=device)
-            if saved["fingerprint"] == fingerprint:
-                self._restore(saved["adapter"])
-                optimizer.load_state_dict(saved["optimizer"])
-                start, best_score, best_state = saved["step"], saved["best_score"], saved["best_adapter"]
-                self.history = json.loads(saved["history"])
-                self.best_step = saved["best_step"] if saved["best_step"] >= 0 else None
-                restore_rng_states(saved, device)  # LoRA dropout continues as if never interrupted
-        self._model.train()
-        losses: list[float] = []
-        bar = tqdm(range(start, steps), desc="lora", initial=start, total=steps, leave=False, file=sys.stderr,
-                   disable=None if self.progress else True)  # fmt: skip
-        started = time.perf_counter()
-        for step in bar:
-            chosen = _step_indices(step, self.params["batch_size"], len(texts), seed)
-            with autocast(next(self._model.parameters()).device, self.params["precision"]):
-                scores, n_tokens = self._answer_log_likelihoods(
-                    [prompts[i] for i in chosen], [targets[i] for i in chosen]
-                )
-            loss = -scores.sum() / n_tokens  # mean over answer tokens
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            losses.append(float(loss.detach()))
-            bar.set_postfix(loss=f"{losses[-1]:.3f}")
-            done = step + 1
-            if done % every and done != steps:
-                continue
-            record: dict[str, float] = {"step": done, "train_loss": float(np.mean(losses)),
-                                        "seconds": round(time.perf_counter() - started, 3)}  # fmt: skip
-            losses = []
-            if dev is not None:
-                dev_f1 = classification_scores(list(dev[1]), self.predict(dev[0]), self.classes)["macro_f1"]
-                record["dev_macro_f1"] = dev_f1
-                if dev_f1 > best_score:
-                    best_score, self.best_step, best_state = dev_f1, done, self._adapter_state()
-            self.history.append(record)
-            if checkpoint is not None:
-                self._write_checkpoint(checkpoint, {
-                    "fingerprint": fingerprint, "step": done, "adapter": self._adapter_state(),
-                    "optimizer": optimizer.state_dict(), "best_adapter": best_state, "best_score": best_score,
-                    "best_step": self.best_step if self.best_step is not None else -1,
-                    "history": json.dumps(self.history), **rng_states(next(self._model.parameters()).device),
-                })  # fmt: skip
-            started = time.perf_counter()  # the next record times training steps only
-        bar.close()
-        if best_state is not None:
-            self._restore(best_state)
-        else:
-            self.best_step = steps
+        plan = training_loop.TrainingPlan(
+            seed=self.params["seed"], unit="step", ends=(*range(every, steps, every), steps), device=device,
+            fingerprint=training_loop.fingerprint(self.params, texts, labels, dev),
+            checkpoint_dir=self.checkpoint_dir, dev=dev,
+        )  # fmt: skip
+        outcome = training_loop.train(_Steps(self, texts, labels), plan)
+        self.history, self.best_step = outcome.history, outcome.best
         self._model.eval()
         return self
-
-    @staticmethod
-    def _write_checkpoint(path: Path, state: dict[str, Any]) -> None:
-        """Write then rename: a kill while writing leaves the previous checkpoint intact."""
-        torch, _, _ = _libraries()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".partial")
-        torch.save(state, partial)
-        os.replace(partial, path)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Rows over `classes`: softmax of label scores, or with `generate` one-hot, zeros where invalid."""
@@ -435,7 +323,9 @@ class LoraStudent:
     def load(cls, directory: str | Path, device: str = "auto") -> LoraStudent:
         header, _ = read_student(directory, cls.kind, cls.format_version)
         _, _, peft = _libraries()
-        student = cls(**header["params"], device=device)
+        settings = dict(header["params"])
+        seed, label_names = settings.pop("seed"), settings.pop("label_names")
+        student = cls({**settings, "device": device}, label_names=label_names, seed=seed)
         student.classes, student.history, student.best_step = header["classes"], header["history"], header["best_step"]
         adapter = Path(directory) / _ADAPTER_DIR
         if not (adapter / "adapter_model.safetensors").is_file():
@@ -446,3 +336,71 @@ class LoraStudent:
             student._model = peft.PeftModel.from_pretrained(base, adapter, is_trainable=False)
         student._model.eval()
         return student
+
+
+class _Steps:
+    """The lora student's part of the training loop: `checkpoint_every` optimiser steps per span, each on a batch
+    that is a pure function of the step (`_step_indices`), the loss on the answer tokens only."""
+
+    def __init__(self, student: LoraStudent, texts: Sequence[str], labels: Sequence[str]):
+        self.student, self.texts, self.labels = student, texts, labels
+        self._optimizer: Any = None
+        self._prompts: list[list[int]] = []
+        self._targets: list[list[int]] = []
+        self._bar: Any = None
+
+    def build(self) -> torch.optim.Optimizer:
+        torch, _, peft = _libraries()
+        student, params = self.student, self.student.params
+        base = student._load_base()
+        config = peft.LoraConfig(
+            r=params["lora_rank"], lora_alpha=params["lora_alpha"], lora_dropout=params["lora_dropout"],
+            target_modules=params["target_modules"], task_type="CAUSAL_LM",
+        )  # fmt: skip
+        try:
+            with warnings.catch_warnings():  # transformers' deprecation notice about peft's own call
+                warnings.simplefilter("ignore", FutureWarning)
+                student._model = peft.get_peft_model(base, config)
+        except ValueError as err:  # target modules the architecture lacks
+            raise StudentError(f"cannot put LoRA on backbone {params['backbone']!r}: {err}") from None
+        trainable = [p for p in student._model.parameters() if p.requires_grad]
+        self._optimizer = torch.optim.AdamW(trainable, lr=params["learning_rate"])
+        self._prompts = student._prompt_ids(self.texts)
+        answers = student._answer_ids()
+        index = {label: i for i, label in enumerate(student.classes)}
+        self._targets = [answers[index[label]] for label in self.labels]
+        return self._optimizer
+
+    def train_span(self, start: int, end: int, shuffle: torch.Generator) -> float:
+        """Steps `start` to `end - 1`; one progress bar over all steps (LoRA dropout draws from torch's global
+        generator, which the loop seeds and checkpoints; `shuffle` is not needed)."""
+        from tqdm import tqdm
+
+        student, params = self.student, self.student.params
+        if self._bar is None:
+            self._bar = tqdm(desc="lora", initial=start, total=params["steps"], leave=False, file=sys.stderr,
+                             disable=None if student.progress else True)  # fmt: skip
+        student._model.train()
+        losses = []
+        for step in range(start, end):
+            chosen = _step_indices(step, params["batch_size"], len(self.texts), params["seed"])
+            with autocast(next(student._model.parameters()).device, params["precision"]):
+                scores, n_tokens = student._answer_log_likelihoods(
+                    [self._prompts[i] for i in chosen], [self._targets[i] for i in chosen]
+                )
+            loss = -scores.sum() / n_tokens  # mean over answer tokens
+            self._optimizer.zero_grad()
+            loss.backward()
+            self._optimizer.step()
+            losses.append(float(loss.detach()))
+            self._bar.update()
+            self._bar.set_postfix(loss=f"{losses[-1]:.3f}")
+        if end == params["steps"]:
+            self._bar.close()
+        return float(np.mean(losses))
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        return self.student._adapter_state()
+
+    def load_weights(self, weights: dict[str, torch.Tensor]) -> None:
+        self.student._restore(weights)
