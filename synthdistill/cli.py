@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from synthdistill.errors import SynthdistillError
+from synthdistill.errors import ConfigError, SynthdistillError
 
 if TYPE_CHECKING:
     from synthdistill.config import Config
@@ -30,7 +30,10 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--no-progress", action="store_true", help="no progress bars")
         return command
 
-    staged("run", "generate, train, classify with the teacher, evaluate and report")
+    run = staged("run", "generate, train, classify with the teacher, evaluate and report")
+    run.add_argument("--repeats", type=int, default=1,
+                     help="repeat the whole job with generation seeds seed..seed+K-1 (in OUT/repeat-K/) and report "
+                          "mean ± sd and the 95%% interval of the mean over the runs (repeats.md)")  # fmt: skip
     generate = staged("generate", "write synthetic.jsonl with the teacher")
     generate.add_argument("--export", type=Path, help="also write the samples here: .jsonl, .csv or .parquet")
     generate.add_argument("--executor", choices=["inline", "ray"], default="inline",
@@ -94,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _print_stats(stats: TeacherStats, config: Config) -> None:
-    from synthdistill.generation.dataset_card import estimated_cost
+    from synthdistill.teachers import estimated_cost
 
     tokens = stats.prompt_tokens + stats.completion_tokens
     print(f"teacher requests: {stats.sent} sent, {stats.cached} from cache ({tokens} tokens sent and received)")
@@ -145,7 +148,16 @@ def _dispatch(args: argparse.Namespace) -> None:
     progress = not args.no_progress
     if getattr(args, "export", None) is not None:
         output_format(check_output_file(args.export, "--export"))
-    if args.command == "run":
+    if args.command == "run" and args.repeats != 1:
+        if args.repeats < 1:
+            raise ConfigError(f"--repeats must be at least 1, not {args.repeats}")
+        repeated = pipeline.run_repeated(config, args.out, args.repeats, progress=progress)
+        print(repeated.report)
+        from synthdistill.teachers.teacher import TeacherStats as Stats
+
+        _print_stats(sum((r.stats for r in repeated.runs), Stats()), config)
+        print(f"runs: {args.out}/repeat-1 .. repeat-{args.repeats}; summary: {args.out / 'repeats.md'}")
+    elif args.command == "run":
         summary = pipeline.run(config, args.out, progress=progress)
         print(summary.report)
         print(f"synthetic samples kept: {summary.n_synthetic}, dropped: {summary.n_dropped}")

@@ -29,9 +29,22 @@ from synthdistill.data import (
     write_jsonl,
 )
 from synthdistill.errors import BudgetExhaustedError, DataError, StudentError
+from synthdistill.evaluation.intervals import (
+    RESAMPLES,
+    comparison,
+    language_resampling,
+    resampled_scores,
+    score_intervals,
+)
+from synthdistill.evaluation.repeats import render_repeats, summarise_repeats
 from synthdistill.evaluation.report import ResultRecord, write_results
 from synthdistill.evaluation.scores import classification_scores
-from synthdistill.evaluation.teacher_settings import SCORE_FIELDS, best_on_dev, score_teacher_settings
+from synthdistill.evaluation.teacher_settings import (
+    SCORE_FIELDS,
+    best_on_dev,
+    score_teacher_settings,
+    teacher_reference,
+)
 from synthdistill.generation.dataset_card import render_card
 from synthdistill.generation.filters import filter_samples, teacher_check
 from synthdistill.generation.label_summaries import summarise_labels
@@ -44,6 +57,7 @@ from synthdistill.teachers import Teacher, TeacherStats, open_teacher
 SYNTHETIC_FILE = "synthetic.jsonl"
 DROPPED_FILE = "dropped.jsonl"
 TEACHER_RESULTS_FILE = "teacher_results.json"
+TEACHER_PREDICTIONS_FILE = "teacher_predictions.jsonl"
 STUDENT_INDEX_FILE = "students/index.json"
 RUN_STAGING = "incomplete-run"  # what a run that has not finished wrote so far
 TRAIN_STAGING = "incomplete-train"
@@ -204,6 +218,20 @@ def _teacher_or(config: Config, out: Path, teacher: Teacher | None, progress: bo
             yield opened
 
 
+def read_teacher_predictions(path: Path, settings: dict[str, str]) -> dict[str, list[str | None]]:
+    """Per language, the test predictions of the teacher setting named for it, in test order; none without the
+    file (an output folder where `classify` has not run)."""
+    found: dict[str, list[str | None]] = {}
+    if not settings or not path.is_file():
+        return found
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            if settings.get(row["language"]) == row["classifier"]:
+                found.setdefault(row["language"], []).append(row["predicted"])
+    return found
+
+
 def read_synthetic(config: Config, path: str | Path) -> list[Example]:
     examples = read_examples(path, config.task.label_names)
     for number, example in enumerate(examples, start=1):
@@ -285,7 +313,7 @@ def classify(
             best = best_on_dev(language_records)
             records += [*language_records, *([best] if best else [])]
             predictions_rows += rows
-    write_jsonl(out / "teacher_predictions.jsonl", predictions_rows)
+    write_jsonl(out / TEACHER_PREDICTIONS_FILE, predictions_rows)
     atomic_write_text(out / TEACHER_RESULTS_FILE, json.dumps([r.to_dict() for r in records], indent=1) + "\n")
     write_config(config, out)
     return records
@@ -304,21 +332,37 @@ def evaluate(config: Config, out: str | Path) -> tuple[list[ResultRecord], str]:
     if not index_file.is_file() and not records:
         raise DataError(f"{out}: nothing to evaluate: run `train` and/or `classify` first")
     index = json.loads(index_file.read_text(encoding="utf-8")) if index_file.is_file() else []
-    for entry in index:
-        test = datasets[entry["language"]].test
-        student = load_student(out / entry["path"])
-        scores = classification_scores([e.label for e in test], student.predict([e.text for e in test]), labels)
-        records.append(
-            ResultRecord(
+    references = {language: teacher_reference([r for r in records if r.language == language]) for language in datasets}
+    settings = {language: r.setting or r.classifier for language, r in references.items() if r is not None}
+    teacher_predicted = read_teacher_predictions(out / TEACHER_PREDICTIONS_FILE, settings)
+    for language, data in datasets.items():
+        gold = [e.label for e in data.test]
+        draws = language_resampling(len(gold), seed=config.evaluation.seed, language=language)
+        reference = references[language]
+        by_teacher = teacher_predicted.get(language)
+        teacher_scores = None  # without the teacher's predictions on this very test set, no paired comparison
+        if by_teacher is not None and len(by_teacher) == len(gold):
+            teacher_scores = resampled_scores(gold, by_teacher, labels, draws)
+        for entry in (e for e in index if e["language"] == language):
+            predicted = load_student(out / entry["path"]).predict([e.text for e in data.test])
+            scores = classification_scores(gold, predicted, labels)
+            resampled = resampled_scores(gold, predicted, labels, draws)
+            record = ResultRecord(
                 task=config.task.name,
-                language=entry["language"],
+                language=language,
                 classifier=entry["classifier"],
                 train_source=entry["train_source"],
                 n_train=entry["n_train"],
                 model=entry["path"],
                 **{k: scores[k] for k in SCORE_FIELDS},
+                **score_intervals(resampled),
             )
-        )
+            if reference is not None and teacher_scores is not None:
+                record.vs_teacher = comparison(
+                    resampled, teacher_scores, difference=record.macro_f1 - reference.macro_f1,
+                    teacher_name=reference.classifier,
+                )  # fmt: skip
+            records.append(record)
     order = {language: i for i, language in enumerate(config.task.languages)}
     records.sort(key=lambda r: order.get(r.language, len(order)))
     teacher_model = next((r.model for r in records if r.classifier.startswith("teacher")), None)
@@ -330,21 +374,25 @@ def evaluate(config: Config, out: str | Path) -> tuple[list[ResultRecord], str]:
         "labels as a numbered menu; -calibrated: contextual calibration); teacher-best-on-dev: the setting "
         "with the best macro-F1 on the human dev split, scored on test.",
         "invalid: answers that name no label, counted as wrong.",
+        f"[95% CI]: bootstrap percentile interval over the test texts ({RESAMPLES:,} resamples, seed "
+        f"{config.evaluation.seed}); vs teacher: the student's macro-F1 minus the teacher's on the same resampled "
+        "texts (paired), better or worse when its interval excludes 0.",
     ]
     report = write_results(out, records, title=f"synthdistill: {config.task.name}", notes=notes)
     return records, report
 
 
-def run(config: Config, out: str | Path, *, progress: bool = True) -> RunSummary:
+def run(config: Config, out: str | Path, *, progress: bool = True, caches: Path | None = None) -> RunSummary:
     """Generate, filter, train, classify with the teacher, evaluate, report: the whole job.
 
     Every output is written into OUT/incomplete-run/ and moved over the folder's earlier outputs at the end, so
     an earlier run's results never pass for this one's, and a failed run destroys none of them. The request
-    cache and the students' caches stay in OUT itself: a re-run pays for nothing twice."""
+    cache and the students' caches stay in `caches` (default: OUT itself): a re-run pays for nothing twice."""
     out = output_folder(out)
+    caches = caches or out
     load_datasets(config)  # fail on bad data before the teacher starts
     with staged_outputs(out, RUN_STAGING) as staging:
-        with opened_teacher(config, out, progress=progress) as teacher:
+        with opened_teacher(config, caches, progress=progress) as teacher:
             samples, dropped = generate(config, staging, teacher)
             if teacher.stats.not_sent:
                 raise BudgetExhaustedError(
@@ -354,9 +402,44 @@ def run(config: Config, out: str | Path, *, progress: bool = True) -> RunSummary
                 )
             classify(config, staging, teacher)
             stats = teacher.stats
-        train(config, staging, samples, workdir=out)
+        train(config, staging, samples, workdir=caches)
         records, report = evaluate(config, staging)
     return RunSummary(records, report, stats, n_synthetic=len(samples), n_dropped=len(dropped))
+
+
+@dataclass
+class RepeatedRunSummary:
+    runs: list[RunSummary]
+    rows: list[dict]  # per language and classifier: mean, sd and interval over the runs
+    report: str
+
+
+def run_repeated(config: Config, out: str | Path, repeats: int, *, progress: bool = True) -> RepeatedRunSummary:
+    """The whole job `repeats` times with generation seeds seed, seed + 1, ...: each run in OUT/repeat-K/, all of
+    them sharing OUT's request cache (the teacher's classification is paid once), then repeats.json and
+    repeats.md with each classifier's mean ± sd and the 95% interval of the mean, and each student's verdict
+    against the teacher over the runs."""
+    if repeats < 1:
+        raise DataError(f"repeats must be at least 1, not {repeats}")
+    out = output_folder(out)
+    runs = []
+    for k in range(repeats):
+        seed = config.generation.seed + k
+        repeated = config.model_copy(update={"generation": config.generation.model_copy(update={"seed": seed})})
+        runs.append(run(repeated, out / f"repeat-{k + 1}", progress=progress, caches=out))
+    rows = summarise_repeats([summary.records for summary in runs])
+    seeds = f"{config.generation.seed} to {config.generation.seed + repeats - 1}"
+    notes = [
+        f"Task `{config.task.name}`: the whole job {repeats} times, generation seeds {seeds} (outputs in repeat-K/); "
+        "scores on the human-labelled test split.",
+        "mean ± sd over the runs [95% t-interval of the mean]; vs teacher: the student's macro-F1 minus the "
+        "teacher's line in each run, better or worse when the interval of its mean excludes 0; single runs said: "
+        "each run's own paired bootstrap verdict.",
+    ]
+    report = render_repeats(rows, title=f"synthdistill: {config.task.name}, {repeats} runs", notes=notes)
+    atomic_write_text(out / "repeats.json", json.dumps(rows, ensure_ascii=False, indent=1) + "\n")
+    atomic_write_text(out / "repeats.md", report)
+    return RepeatedRunSummary(runs, rows, report)
 
 
 def predict(student_dir: str | Path, texts: Sequence[str]) -> list[dict]:

@@ -12,8 +12,9 @@ import pytest
 import yaml
 
 from synthdistill.errors import ConfigError, DataError
+from synthdistill.evaluation.intervals import mean_interval
 from synthdistill.experiments.config import load_experiment_config, parse_experiment_config
-from synthdistill.experiments.curves import crossover, group_languages, mean_interval
+from synthdistill.experiments.curves import crossover, group_languages
 from synthdistill.experiments.executors import InlineExecutor, LocalExecutor
 from synthdistill.experiments.runner import plan_cells, run_experiment, training_sample
 from synthdistill.experiments.store import ResultStore

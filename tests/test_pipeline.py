@@ -93,3 +93,43 @@ def test_staged_outputs_replace_the_old_ones_only_on_success(tmp_path):
     assert (tmp_path / "results.json").read_text() == "newer"
     assert [p.name for p in (tmp_path / "students").iterdir()] == ["new.json"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json", "students"]
+
+
+def test_students_get_intervals_and_a_paired_verdict_against_the_teacher(tiny_project, fake_backend):
+    from synthdistill.data import Example, read_examples, write_examples
+    from synthdistill.evaluation.intervals import interval, language_resampling, resampled_scores, verdict
+    from synthdistill.pipeline import train
+    from synthdistill.students.registry import load_student
+
+    config = load_config(tiny_project / "config.yaml")
+    out = tiny_project / "out"
+    classify(config, out, Teacher(fake_backend, progress=False))
+    synthetic = [Example(t, "sports", "en") for t in SPORTS] + [Example(t, "politics", "en") for t in POLITICS]
+    write_examples(out / "synthetic.jsonl", synthetic)
+    train(config, out)
+
+    records, report = evaluate(config, out)
+
+    [student] = [r for r in records if r.classifier == "tfidf" and r.train_source == "synthetic"]
+    [teacher] = [r for r in records if r.classifier == "teacher-0shot"]  # no dev split: the first setting
+    test = read_examples(tiny_project / "data/en/test.jsonl", ["sports", "politics"])
+    gold, labels = [e.label for e in test], config.task.label_names
+    draws = language_resampling(len(test), seed=config.evaluation.seed, language="en")
+    rows = [json.loads(line) for line in (out / "teacher_predictions.jsonl").read_text().splitlines()]
+    teacher_scores = resampled_scores(gold, [r["predicted"] for r in rows if r["classifier"] == teacher.classifier],
+                                      labels, draws)  # fmt: skip
+    predicted = load_student(out / "students/tfidf-synthetic/en").predict([e.text for e in test])
+    student_scores = resampled_scores(gold, predicted, labels, draws)
+    expected = interval(student_scores["macro_f1"] - teacher_scores["macro_f1"])
+    assert student.vs_teacher == {
+        "teacher": "teacher-0shot",
+        "difference": round(student.macro_f1 - teacher.macro_f1, 4),
+        "ci": expected,
+        "verdict": verdict(expected),
+    }
+    assert student.macro_f1_ci == interval(student_scores["macro_f1"])
+    assert teacher.macro_f1_ci == interval(teacher_scores["macro_f1"])  # classify drew the same resamples
+    assert teacher.macro_f1_ci[0] <= teacher.macro_f1 <= teacher.macro_f1_ci[1]
+    assert "Students against teacher-0shot" in report and "| vs teacher [95% CI] |" in report
+    saved = json.loads((out / "results.json").read_text())
+    assert student.vs_teacher in [r["vs_teacher"] for r in saved if r["classifier"] == "tfidf"]

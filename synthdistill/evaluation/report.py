@@ -28,22 +28,62 @@ class ResultRecord:
     model: str | None = None  # the teacher's model, or the saved student's folder
     setting: str | None = None  # for the teacher's best setting: which one the dev split chose
     dev_macro_f1: float | None = None  # the teacher's settings: macro-F1 on the human dev split
+    macro_f1_ci: list[float] | None = None  # 95% bootstrap interval over the test texts
+    accuracy_ci: list[float] | None = None
+    vs_teacher: dict[str, Any] | None = None  # a student against the teacher's line: difference, interval, verdict
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
+def _with_interval(value: float, ci: Sequence[float] | None, signed: bool = False) -> str:
+    number = "{:+.3f}" if signed else "{:.3f}"
+    shown = number.format(value)
+    return f"{shown} [{number.format(ci[0])}, {number.format(ci[1])}]" if ci else shown
+
+
+def _versus_teacher(record: ResultRecord) -> str:
+    versus = record.vs_teacher
+    if not versus:
+        return ""
+    return f"{_with_interval(versus['difference'], versus['ci'], signed=True)} {versus['verdict']}"
+
+
 def language_table(records: Sequence[ResultRecord]) -> str:
-    """One Markdown table; the best macro-F1 in bold."""
+    """One Markdown table with 95% intervals and each student against the teacher; the best macro-F1 in bold."""
     best = max((r.macro_f1 for r in records), default=0.0)
     rows = []
     for r in records:
-        f1 = f"{r.macro_f1:.3f}"
+        f1 = _with_interval(r.macro_f1, r.macro_f1_ci)
         name = f"{r.classifier} ({r.setting})" if r.setting else r.classifier
         shown = f"**{f1}**" if r.macro_f1 == best else f1
-        rows.append([name, r.train_source, str(r.n_train), shown, f"{r.accuracy:.3f}", f"{r.invalid_rate:.1%}"])
-    headers = ["classifier", "train source", "n train", "macro-F1", "accuracy", "invalid"]
-    return markdown_table(Table(headers, rows, [False, False, True, True, True, True]))
+        rows.append([name, r.train_source, str(r.n_train), shown, _with_interval(r.accuracy, r.accuracy_ci),
+                     f"{r.invalid_rate:.1%}", _versus_teacher(r)])  # fmt: skip
+    headers = ["classifier", "train source", "n train", "macro-F1 [95% CI]", "accuracy [95% CI]", "invalid",
+               "vs teacher [95% CI]"]  # fmt: skip
+    return markdown_table(Table(headers, rows, [False, False, True, True, True, True, True]))
+
+
+def verdict_lines(records: Sequence[ResultRecord]) -> list[str]:
+    """The first lines of a language's section: which students beat the teacher, which cannot be told apart from
+    it, which are worse, each at 95% on the same test texts."""
+    compared = [r for r in records if r.vs_teacher]
+    if not compared:
+        return []
+    teacher = compared[0].vs_teacher["teacher"]  # type: ignore[index]
+    reference = next((r for r in records if r.classifier == teacher), None)
+    against = f"{teacher} ({_with_interval(reference.macro_f1, reference.macro_f1_ci)})" if reference else teacher
+    groups: dict[str, list[str]] = {"better": [], "not distinguishable": [], "worse": []}
+    for r in compared:
+        versus = r.vs_teacher or {}
+        groups[versus["verdict"]].append(f"{r.classifier} on {r.train_source} ({versus['difference']:+.3f})")
+    lines = [f"Students against {against}, paired 95% bootstrap over the test texts:"]
+    lines.append(f"- beat the teacher: {', '.join(groups['better']) or 'none'}")
+    if groups["not distinguishable"]:
+        lines.append(f"- not distinguishable from it: {', '.join(groups['not distinguishable'])}")
+    if groups["worse"]:
+        lines.append(f"- worse than it: {', '.join(groups['worse'])}")
+    return lines
 
 
 def render_report(records: Sequence[ResultRecord], *, title: str, notes: Sequence[str] = ()) -> str:
@@ -52,12 +92,10 @@ def render_report(records: Sequence[ResultRecord], *, title: str, notes: Sequenc
     for language in dict.fromkeys(r.language for r in records):
         rows = [r for r in records if r.language == language]
         n_test = rows[0].n_test if rows else 0
-        parts += [
-            "",
-            f"## {resolve_language(language).name} ({language}), {n_test} test texts",
-            "",
-            language_table(rows),
-        ]
+        parts += ["", f"## {resolve_language(language).name} ({language}), {n_test} test texts", ""]
+        verdicts = verdict_lines(rows)
+        parts += [*verdicts, ""] if verdicts else []
+        parts.append(language_table(rows))
     return "\n".join(parts) + "\n"
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from synthdistill.config import EvaluationSpec, TaskSpec
 from synthdistill.data import Example
+from synthdistill.evaluation.intervals import language_resampling, resampled_scores, score_intervals
 from synthdistill.evaluation.report import ResultRecord
 from synthdistill.evaluation.scores import classification_scores
 from synthdistill.evaluation.teacher_classifier import (
@@ -46,6 +47,8 @@ def score_teacher_settings(
     splits = {"test": test, **({"dev": dev} if dev else {})}
     records: list[ResultRecord] = []
     rows: list[dict[str, Any]] = []
+    gold = [e.label for e in test]
+    draws = language_resampling(len(test), seed=evaluation.seed, language=language)
     for k in evaluation.teacher_shots:
         shots = shots_per_label(seed, labels, k, seed=evaluation.seed)
         for style in evaluation.teacher_prompts if scoring else ["label_name"]:
@@ -72,6 +75,7 @@ def score_teacher_settings(
                     n_train=len(shots),
                     model=teacher.model,
                     **{key: scores["test"][key] for key in SCORE_FIELDS},
+                    **score_intervals(resampled_scores(gold, [p.label for p in predictions["test"]], labels, draws)),
                 )
                 record.dev_macro_f1 = scores["dev"]["macro_f1"] if "dev" in scores else None
                 records.append(record)
@@ -91,3 +95,10 @@ def best_on_dev(records: Sequence[ResultRecord]) -> ResultRecord | None:
         return None
     best = max(on_dev, key=lambda r: (r.dev_macro_f1, -r.n_train))
     return replace(best, classifier=BEST_TEACHER, setting=best.classifier)
+
+
+def teacher_reference(records: Sequence[ResultRecord]) -> ResultRecord | None:
+    """The teacher line students are compared with, in one language: best-on-dev, else (no dev split to choose
+    on) the first setting; None without teacher scores."""
+    teachers = [r for r in records if r.classifier.startswith("teacher")]
+    return next((r for r in teachers if r.classifier == BEST_TEACHER), teachers[0] if teachers else None)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from scipy.stats import t as student_t
+from synthdistill.evaluation.intervals import mean_interval
 
 BOOTSTRAP_SAMPLES = 1000
 ALL_LANGUAGES = "all"
@@ -55,16 +55,6 @@ class Crossover:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def mean_interval(scores: Sequence[float]) -> tuple[float, float, float, float]:
-    """Mean, sample standard deviation, and the t-distribution 95% interval of the mean."""
-    mean = statistics.fmean(scores)
-    if len(scores) < 2:
-        return mean, 0.0, mean, mean
-    std = statistics.stdev(scores)
-    half = student_t.ppf(0.975, len(scores) - 1) * std / math.sqrt(len(scores))
-    return mean, std, mean - half, mean + half
 
 
 CurveKey = tuple[str, str, str, str]  # task, language, student, source

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from synthdistill.experiments.curves import (
 from synthdistill.experiments.executors import Executor, LocalExecutor
 from synthdistill.experiments.planning import TEACHER_SPEC, cell_examples, plan_cells, training_sample
 from synthdistill.experiments.teacher_line import teacher_line
+from synthdistill.progress import progress as progress_bar
 
 STORE_FILE = "results.sqlite"
 LOW_RESOURCE, OTHER = "low-resource", "other"
@@ -115,8 +115,6 @@ def run_experiment(
     experiment: ExperimentConfig, out: str | Path, *, executor: Executor | None = None, progress: bool = True
 ) -> ExperimentSummary:
     """Run the cells the store lacks, then the teacher line, the statistics and the report."""
-    from tqdm import tqdm
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "experiment.yaml", yaml.safe_dump(experiment.model_dump(mode="json"), sort_keys=False))
@@ -129,13 +127,12 @@ def run_experiment(
     try:
         done = store.done(c.key for c in cells)
         todo = [c for c in cells if c.key not in done]
-        bar = tqdm(total=len(todo), desc=f"cells ({executor.name})", unit="cell", file=sys.stderr,
-                   disable=None if progress else True)  # fmt: skip
+        bar = progress_bar(len(todo), f"cells ({executor.name})", unit="cell", enabled=progress)
         try:
             for index, row in executor.map_unordered(run_cell, [c.payload for c in todo]):
                 store.put(todo[index].key, "cell", row)
-                bar.update()
                 bar.set_postfix_str(f"{row['language']} {row['student']} {row['source']} N={row['n']}")
+                bar.update()
         except SynthdistillError as err:
             raise type(err)(f"experiment cell failed: {err}") from None
         finally:

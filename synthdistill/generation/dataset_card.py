@@ -9,11 +9,12 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from synthdistill.config import Config, TeacherSpec
+from synthdistill.config import Config
 from synthdistill.data import DroppedSample, Example
 from synthdistill.generation.language_id import is_identifiable
 from synthdistill.generation.near_duplicates import jaccard, shingles
 from synthdistill.languages import resolve_language
+from synthdistill.teachers import estimated_cost
 from synthdistill.teachers.teacher import TeacherStats
 
 _SEPARATOR = "\x1e"  # between texts: not a word character
@@ -66,16 +67,6 @@ def mean_pairwise_similarity(texts: Sequence[str], seed: int = 0) -> float:
         j = i + 1 + rank - starts[i]
         total += jaccard(shingled(i), shingled(j))
     return total / len(ranks)
-
-
-def estimated_cost(spec: TeacherSpec, prompt_tokens: int, completion_tokens: int) -> float | None:
-    """At the teacher's configured prices; None when it has none."""
-    if spec.price_per_million_prompt is None and spec.price_per_million_completion is None:
-        return None
-    return (
-        prompt_tokens * (spec.price_per_million_prompt or 0.0)
-        + completion_tokens * (spec.price_per_million_completion or 0.0)
-    ) / 1e6
 
 
 def render_card(

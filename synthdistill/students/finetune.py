@@ -14,7 +14,6 @@ first, then `synthdistill[finetune]`). The settings' defaults live in the config
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +22,7 @@ import numpy as np
 
 from synthdistill.config import FinetuneStudentSpec
 from synthdistill.errors import StudentError
+from synthdistill.progress import progress
 from synthdistill.students import training_loop
 from synthdistill.students.backbones import autocast, resolve_backbone, spec_params, student_spec, torch_device
 from synthdistill.students.base import check_training_set, read_student, write_student
@@ -204,24 +204,23 @@ class _Epochs:
 
     def train_span(self, start: int, end: int, shuffle: torch.Generator) -> float:
         torch, _ = _libraries()
-        from tqdm import tqdm
-
         student, model, epochs = self.student, self.student._model, self.student.params["epochs"]
         model.train()
         losses = []
         for epoch in range(start, end):
             order = torch.randperm(len(self.texts), generator=shuffle).tolist()
             batches = range(0, len(order), self.batch_size)
-            for first in tqdm(batches, desc=f"epoch {epoch + 1}/{epochs}", leave=False, file=sys.stderr,
-                              disable=None if student.progress else True):  # fmt: skip
-                chosen = order[first : first + self.batch_size]
-                inputs = student._encode([self.texts[i] for i in chosen])
-                with autocast(self.device, student.params["precision"]):
-                    loss = model(**inputs, labels=self._targets[chosen]).loss
-                self._optimizer.zero_grad()
-                loss.backward()
-                self._optimizer.step()
-                losses.append(float(loss.detach()))
+            with progress(len(batches), f"epoch {epoch + 1}/{epochs}", unit="batch", enabled=student.progress) as bar:
+                for first in batches:
+                    chosen = order[first : first + self.batch_size]
+                    inputs = student._encode([self.texts[i] for i in chosen])
+                    with autocast(self.device, student.params["precision"]):
+                        loss = model(**inputs, labels=self._targets[chosen]).loss
+                    self._optimizer.zero_grad()
+                    loss.backward()
+                    self._optimizer.step()
+                    losses.append(float(loss.detach()))
+                    bar.update()
         return float(np.mean(losses))
 
     def weights(self) -> dict[str, torch.Tensor]:

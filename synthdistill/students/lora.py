@@ -18,7 +18,6 @@ so nothing is unpickled. The settings' defaults live in the config's `LoraStuden
 from __future__ import annotations
 
 import inspect
-import sys
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -29,6 +28,7 @@ import numpy as np
 from synthdistill.config import LoraStudentSpec
 from synthdistill.errors import StudentError
 from synthdistill.evaluation.teacher_classifier import parse_label_answer
+from synthdistill.progress import progress
 from synthdistill.students import training_loop
 from synthdistill.students.backbones import autocast, resolve_backbone, spec_params, student_spec, torch_device
 from synthdistill.students.base import check_training_set, read_student, write_student
@@ -374,12 +374,9 @@ class _Steps:
     def train_span(self, start: int, end: int, shuffle: torch.Generator) -> float:
         """Steps `start` to `end - 1`; one progress bar over all steps (LoRA dropout draws from torch's global
         generator, which the loop seeds and checkpoints; `shuffle` is not needed)."""
-        from tqdm import tqdm
-
         student, params = self.student, self.student.params
         if self._bar is None:
-            self._bar = tqdm(desc="lora", initial=start, total=params["steps"], leave=False, file=sys.stderr,
-                             disable=None if student.progress else True)  # fmt: skip
+            self._bar = progress(params["steps"], "lora", unit="step", enabled=student.progress, initial=start)
         student._model.train()
         losses = []
         for step in range(start, end):
@@ -393,8 +390,8 @@ class _Steps:
             loss.backward()
             self._optimizer.step()
             losses.append(float(loss.detach()))
-            self._bar.update()
             self._bar.set_postfix(loss=f"{losses[-1]:.3f}")
+            self._bar.update()
         if end == params["steps"]:
             self._bar.close()
         return float(np.mean(losses))

@@ -55,6 +55,16 @@ def _openai(spec: OpenAITeacherSpec) -> TeacherBackend:
 BACKENDS: dict[str, Callable[[Any], TeacherBackend]] = {"embedded": _embedded, "openai": _openai}
 
 
+def estimated_cost(spec: TeacherSpec, prompt_tokens: int, completion_tokens: int) -> float | None:
+    """At the teacher's configured prices; None when it has none."""
+    if spec.price_per_million_prompt is None and spec.price_per_million_completion is None:
+        return None
+    return (
+        prompt_tokens * (spec.price_per_million_prompt or 0.0)
+        + completion_tokens * (spec.price_per_million_completion or 0.0)
+    ) / 1e6
+
+
 def open_teacher(spec: TeacherSpec, cache_path: str | Path | None = None, *, progress: bool = True) -> Teacher:
     """The teacher a config describes, with its request cache at `cache_path` (none when None)."""
     backend = BACKENDS[spec.backend](spec)
@@ -66,6 +76,7 @@ def open_teacher(spec: TeacherSpec, cache_path: str | Path | None = None, *, pro
         progress=progress,
         rate_limiter=RateLimiter(spec.requests_per_minute, spec.tokens_per_minute),
         budget=Budget(spec.max_requests, spec.max_tokens),
+        cost=lambda stats: estimated_cost(spec, stats.prompt_tokens, stats.completion_tokens),
     )
 
 
@@ -77,5 +88,6 @@ __all__ = [
     "Teacher",
     "TeacherBackend",
     "TeacherStats",
+    "estimated_cost",
     "open_teacher",
 ]

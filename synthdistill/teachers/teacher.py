@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import math
-import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import TypeVar
-
-from tqdm import tqdm
+from typing import Any, TypeVar
 
 from synthdistill.errors import BudgetExhaustedError, TeacherError
+from synthdistill.progress import progress as progress_bar
 from synthdistill.teachers.cache import RequestCache, request_key
 from synthdistill.teachers.protocol import Completion, CompletionRequest, TeacherBackend
 from synthdistill.teachers.rate_limit import RateLimiter
@@ -51,6 +49,10 @@ class TeacherStats:
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
 
+    def __add__(self, other: TeacherStats) -> TeacherStats:
+        """Two runs' counts together (repeated runs report their sum)."""
+        return TeacherStats(**{name: value + getattr(other, name) for name, value in asdict(self).items()})
+
 
 class Teacher:
     """Sends requests through the cache; a repeated request is answered without reaching the backend."""
@@ -64,7 +66,9 @@ class Teacher:
         progress: bool = True,
         rate_limiter: RateLimiter | None = None,
         budget: Budget | None = None,
+        cost: Callable[[TeacherStats], float | None] | None = None,
     ):
+        """`cost`: the price of the tokens so far (None: no prices known), shown beside the progress."""
         self.backend = backend
         self.cache = cache
         self.max_concurrency = max_concurrency
@@ -72,6 +76,7 @@ class Teacher:
         self.rate_limiter = rate_limiter or RateLimiter()
         self.budget = budget or Budget()
         self.stats = TeacherStats()
+        self.cost = cost
 
     def _check_budget(self) -> None:
         spent_tokens = self.stats.prompt_tokens + self.stats.completion_tokens
@@ -116,10 +121,18 @@ class Teacher:
         key = request_key(self.backend.model, request)
         return self._cached(key) or await self._send(key, request, limit)
 
-    def _bar(self, total: int, desc: str) -> tqdm:
-        # disable=None: bars only on a terminal, so logs and CI output stay readable
-        disable = None if self.progress else True
-        return tqdm(total=total, desc=desc, unit="req", disable=disable, file=sys.stderr, leave=False)
+    def _bar(self, total: int, desc: str) -> Any:
+        """A bar on a terminal, a plain line every 30 s in a log; requests, tokens and cost so far beside it."""
+        return progress_bar(total, desc, unit="req", enabled=self.progress)
+
+    def _bar_postfix(self) -> dict[str, object]:
+        stats = self.stats
+        shown: dict[str, object] = {"sent": stats.sent, "cached": stats.cached}
+        shown["tokens"] = stats.prompt_tokens + stats.completion_tokens
+        cost = self.cost(stats) if self.cost is not None else None
+        if cost is not None:
+            shown["cost"] = f"{cost:.4f}"
+        return shown
 
     def _run(self, coroutine_factory: Callable[[], Awaitable[T]]) -> T:
         async def main() -> T:
@@ -194,8 +207,8 @@ class Teacher:
                                 raise
                             self.stats.not_sent += 1
                         if shown:
+                            bar.set_postfix(refresh=False, **self._bar_postfix())
                             bar.update(1)
-                            bar.set_postfix(sent=self.stats.sent, cached=self.stats.cached, refresh=False)
 
                 async with asyncio.TaskGroup() as group:
                     for _ in range(min(self.max_concurrency, len(missing))):
@@ -262,6 +275,7 @@ class Teacher:
 
                 async def one(index: int, prompt: str) -> None:
                     results[index] = await self._score_one(prompt, continuations, limit)
+                    bar.set_postfix(refresh=False, **self._bar_postfix())
                     bar.update(1)
 
                 async with asyncio.TaskGroup() as group:
