@@ -225,10 +225,14 @@ def read_teacher_predictions(path: Path, settings: dict[str, str]) -> dict[str, 
     if not settings or not path.is_file():
         return found
     with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            row = json.loads(line)
-            if settings.get(row["language"]) == row["classifier"]:
-                found.setdefault(row["language"], []).append(row["predicted"])
+        for number, line in enumerate(handle, start=1):
+            try:
+                row = json.loads(line)
+                language, classifier, predicted = row["language"], row["classifier"], row["predicted"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                raise DataError(f"{path}: line {number}: not a teacher prediction; run `classify` again") from None
+            if settings.get(language) == classifier:
+                found.setdefault(language, []).append(predicted)
     return found
 
 

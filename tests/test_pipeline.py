@@ -133,3 +133,17 @@ def test_students_get_intervals_and_a_paired_verdict_against_the_teacher(tiny_pr
     assert "Students against teacher-0shot" in report and "| vs teacher [95% CI] |" in report
     saved = json.loads((out / "results.json").read_text())
     assert student.vs_teacher in [r["vs_teacher"] for r in saved if r["classifier"] == "tfidf"]
+
+
+def test_a_damaged_teacher_predictions_file_is_one_clear_error(tiny_project, fake_backend):
+    import pytest
+
+    from synthdistill.errors import DataError
+
+    config = load_config(tiny_project / "config.yaml")
+    out = tiny_project / "out"
+    classify(config, out, Teacher(fake_backend, progress=False))
+    with open(out / "teacher_predictions.jsonl", "a", encoding="utf-8") as handle:
+        handle.write('{"language": "en"\n')  # cut short
+    with pytest.raises(DataError, match=r"teacher_predictions.jsonl: line \d+: not a teacher prediction"):
+        evaluate(config, out)
