@@ -223,7 +223,9 @@ def _experiment(args: argparse.Namespace) -> None:
         if c.language in experiment.languages:
             continue
         where = "never within the grid" if c.n is None else f"N = {c.n}"
-        print(f"{c.task} {c.language}: {c.student} on {c.source} beats the teacher ({c.teacher:.3f}) at {where}")
+        mean = "never" if c.n_mean is None else f"N = {c.n_mean}"
+        print(f"{c.task} {c.language}: {c.student} on {c.source} is better than the teacher ({c.teacher:.3f}) at 95% "
+              f"from {where} (its mean is above from {mean})")  # fmt: skip
     print("report: " + ", ".join(str(path) for path in summary.files.values()))
 
 

@@ -105,7 +105,9 @@ class _TeacherSpecBase(_Strict):
     mode: Literal["completion", "chat"] | None = Field(
         None, description="prompt style; default: completion for embedded, chat for openai"
     )
-    max_concurrency: int = Field(4, ge=1, le=1024, description="requests in flight at once")
+    max_concurrency: int = Field(
+        4, ge=1, le=1024, description="requests in flight at once (a reproducible embedded teacher sends one)"
+    )
     timeout_s: float = Field(120.0, gt=0, description="seconds one request may take before it is retried")
     max_retries: int = Field(5, ge=0, le=50, description="retries of a failed request (429, 5xx, timeouts)")
     backoff_s: float = Field(0.5, gt=0, description="first pause before a retry; doubles each time, with jitter")
@@ -132,6 +134,11 @@ class _TeacherSpecBase(_Strict):
     def prompt_mode(self) -> Literal["completion", "chat"]:
         return self.mode or self.default_mode
 
+    @property
+    def concurrency(self) -> int:
+        """Requests in flight at once."""
+        return self.max_concurrency
+
 
 class EmbeddedTeacherSpec(_TeacherSpecBase):
     """llama.cpp in this process, on a GGUF file: the default teacher."""
@@ -140,12 +147,42 @@ class EmbeddedTeacherSpec(_TeacherSpecBase):
     backend: Literal["embedded"] = "embedded"
     mode: Literal["completion"] | None = Field(None, description="prompt style: completion only (the default)")
     model_path: str | None = Field(None, description="GGUF file (default: Gemma 3 270M)")
-    n_parallel: int = Field(4, ge=1, le=64, description="llama.cpp slots")
+    n_parallel: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="llama.cpp slots decoding at once; 1 (the default) repeats byte for byte, more is no faster on a "
+        "small CPU and makes answers depend on which requests share a batch",
+    )
+    reproducible: bool | None = Field(
+        None,
+        description="two runs of one config on one machine write the same bytes: one slot, one request at a time in "
+        "a fixed order (default: true when n_parallel is 1); false: max_concurrency requests in flight",
+    )
     n_ctx: int = Field(8192, ge=512, description="context size shared by all slots")
     n_threads: int | None = Field(None, ge=1, description="CPU threads (default: all cores)")
     cache_ram_mib: int = Field(
         512, ge=0, description="llama.cpp's prompt cache in host memory, MiB (0: none; bounds the RSS)"
     )
+
+    @model_validator(mode="after")
+    def _one_slot_to_reproduce(self) -> EmbeddedTeacherSpec:
+        if self.reproducible and self.n_parallel > 1:
+            raise ValueError(
+                f"reproducible: true needs n_parallel: 1 (got {self.n_parallel}): parallel slots make each answer "
+                "depend on which requests share its batch; set reproducible: false to use several"
+            )
+        return self
+
+    @property
+    def is_reproducible(self) -> bool:
+        return self.reproducible if self.reproducible is not None else self.n_parallel == 1
+
+    @property
+    def concurrency(self) -> int:
+        """llama.cpp's prompt cache reuses a prefix's numbers as they were computed in an earlier request's batch, so
+        an answer depends on the order requests reach the one slot: a reproducible run sends them one at a time."""
+        return 1 if self.is_reproducible else self.max_concurrency
 
 
 class OpenAITeacherSpec(_TeacherSpecBase):
@@ -397,6 +434,11 @@ class EvaluationSpec(_Strict):
         default_factory=lambda: ["label_name"], min_length=1, description="numbered: needs a completion-mode teacher"
     )
     teacher_calibration: bool = Field(True, description="also score each setting with contextual calibration")
+    teacher_test: Literal["best", "all"] = Field(
+        "best",
+        description="teacher settings scored on test: best, the one chosen on dev (the others are scored on dev "
+        "only); all, every setting; without a dev split always all",
+    )
     seed: int = Field(0, description="draws the k-shot examples")
 
     @field_validator("teacher_shots")

@@ -1,8 +1,8 @@
 """The Python API: each stage reads and writes plain files in one output folder; `run` chains them.
 
 Output folder: config.yaml (resolved, re-runnable), cache.sqlite (teacher answers), synthetic.jsonl,
-dropped.jsonl, dataset_card.md, teacher_predictions.jsonl, teacher_results.json, students/, results.json,
-report.md.
+dropped.jsonl, dataset_card.md, teacher_predictions.jsonl, teacher_results.json, students/,
+student_predictions.jsonl, results.json, report.md.
 
 A stage writes its files when it succeeds (`run` and `train` write theirs aside and move them over the old
 ones at the end), so a failed or interrupted run leaves an earlier run's outputs as they were.
@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from synthdistill.config import Config
 from synthdistill.data import (
     DroppedSample,
@@ -31,6 +33,7 @@ from synthdistill.data import (
 from synthdistill.errors import BudgetExhaustedError, DataError, StudentError
 from synthdistill.evaluation.intervals import (
     RESAMPLES,
+    Resampling,
     comparison,
     language_resampling,
     resampled_scores,
@@ -41,7 +44,6 @@ from synthdistill.evaluation.report import ResultRecord, write_results
 from synthdistill.evaluation.scores import classification_scores
 from synthdistill.evaluation.teacher_settings import (
     SCORE_FIELDS,
-    best_on_dev,
     score_teacher_settings,
     teacher_reference,
 )
@@ -58,6 +60,7 @@ SYNTHETIC_FILE = "synthetic.jsonl"
 DROPPED_FILE = "dropped.jsonl"
 TEACHER_RESULTS_FILE = "teacher_results.json"
 TEACHER_PREDICTIONS_FILE = "teacher_predictions.jsonl"
+STUDENT_PREDICTIONS_FILE = "student_predictions.jsonl"
 STUDENT_INDEX_FILE = "students/index.json"
 RUN_STAGING = "incomplete-run"  # what a run that has not finished wrote so far
 TRAIN_STAGING = "incomplete-train"
@@ -218,21 +221,50 @@ def _teacher_or(config: Config, out: Path, teacher: Teacher | None, progress: bo
             yield opened
 
 
+def _prediction_rows(path: Path, whose: str, stage: str) -> Iterator[dict]:
+    """The rows of a predictions file, each checked to carry language, classifier and predicted."""
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                row = json.loads(line)
+                if not isinstance(row, dict) or not {"language", "classifier", "predicted"} <= row.keys():
+                    raise KeyError
+            except (json.JSONDecodeError, KeyError):
+                raise DataError(f"{path}: line {number}: not a {whose} prediction; run `{stage}` again") from None
+            yield row
+
+
 def read_teacher_predictions(path: Path, settings: dict[str, str]) -> dict[str, list[str | None]]:
     """Per language, the test predictions of the teacher setting named for it, in test order; none without the
     file (an output folder where `classify` has not run)."""
     found: dict[str, list[str | None]] = {}
     if not settings or not path.is_file():
         return found
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            try:
-                row = json.loads(line)
-                language, classifier, predicted = row["language"], row["classifier"], row["predicted"]
-            except (json.JSONDecodeError, KeyError, TypeError):
-                raise DataError(f"{path}: line {number}: not a teacher prediction; run `classify` again") from None
-            if settings.get(language) == classifier:
-                found.setdefault(language, []).append(predicted)
+    for row in _prediction_rows(path, "teacher", "classify"):
+        if settings.get(row["language"]) == row["classifier"]:
+            found.setdefault(row["language"], []).append(row["predicted"])
+    return found
+
+
+def teacher_resampled(
+    out: Path, reference: ResultRecord | None, gold: Sequence[str], labels: Sequence[str], draws: Resampling
+) -> dict[str, np.ndarray] | None:
+    """The teacher line's scores on one language's resampled test texts, from its predictions in `out`; None
+    without them (no paired comparison is possible then)."""
+    if reference is None:
+        return None
+    setting = {reference.language: reference.setting or reference.classifier}
+    predicted = read_teacher_predictions(out / TEACHER_PREDICTIONS_FILE, setting).get(reference.language)
+    if predicted is None or len(predicted) != len(gold):
+        return None
+    return resampled_scores(gold, predicted, labels, draws)
+
+
+def read_student_predictions(path: Path) -> dict[tuple[str, str, str], list[str | None]]:
+    """(language, classifier, train source) -> the student's test predictions in test order, from `evaluate`."""
+    found: dict[tuple[str, str, str], list[str | None]] = {}
+    for row in _prediction_rows(path, "student", "evaluate"):
+        found.setdefault((row["language"], row["classifier"], row.get("train_source", "")), []).append(row["predicted"])
     return found
 
 
@@ -301,9 +333,10 @@ def _train_into(
 def classify(
     config: Config, out: str | Path, teacher: Teacher | None = None, *, progress: bool = True
 ) -> list[ResultRecord]:
-    """Score the teacher itself as a classifier on each test set, in every configured setting (shots,
-    label names or numbers, with and without contextual calibration); with a human dev split, the setting
-    best on dev is reported once more as teacher-best-on-dev. Test data never chooses a setting."""
+    """Score the teacher itself as a classifier in every configured setting (shots, label names or numbers, with
+    and without contextual calibration): with a human dev split each on dev, and the best one on test as
+    teacher-best-on-dev (every setting on test with `evaluation.teacher_test: all`, or without a dev split).
+    Test data never chooses a setting."""
     out = output_folder(out)
     datasets = load_datasets(config)
     records: list[ResultRecord] = []
@@ -314,8 +347,7 @@ def classify(
                 config.task, config.teacher.prompt_mode, config.evaluation, active, language,
                 seed=data.seed, dev=data.dev, test=data.test,
             )  # fmt: skip
-            best = best_on_dev(language_records)
-            records += [*language_records, *([best] if best else [])]
+            records += language_records
             predictions_rows += rows
     write_jsonl(out / TEACHER_PREDICTIONS_FILE, predictions_rows)
     atomic_write_text(out / TEACHER_RESULTS_FILE, json.dumps([r.to_dict() for r in records], indent=1) + "\n")
@@ -336,19 +368,19 @@ def evaluate(config: Config, out: str | Path) -> tuple[list[ResultRecord], str]:
     if not index_file.is_file() and not records:
         raise DataError(f"{out}: nothing to evaluate: run `train` and/or `classify` first")
     index = json.loads(index_file.read_text(encoding="utf-8")) if index_file.is_file() else []
-    references = {language: teacher_reference([r for r in records if r.language == language]) for language in datasets}
-    settings = {language: r.setting or r.classifier for language, r in references.items() if r is not None}
-    teacher_predicted = read_teacher_predictions(out / TEACHER_PREDICTIONS_FILE, settings)
+    prediction_rows: list[dict] = []
     for language, data in datasets.items():
         gold = [e.label for e in data.test]
         draws = language_resampling(len(gold), seed=config.evaluation.seed, language=language)
-        reference = references[language]
-        by_teacher = teacher_predicted.get(language)
-        teacher_scores = None  # without the teacher's predictions on this very test set, no paired comparison
-        if by_teacher is not None and len(by_teacher) == len(gold):
-            teacher_scores = resampled_scores(gold, by_teacher, labels, draws)
+        reference = teacher_reference([r for r in records if r.language == language])
+        teacher_scores = teacher_resampled(out, reference, gold, labels, draws)
         for entry in (e for e in index if e["language"] == language):
             predicted = load_student(out / entry["path"]).predict([e.text for e in data.test])
+            prediction_rows += [
+                {"language": language, "classifier": entry["classifier"], "train_source": entry["train_source"],
+                 "text": e.text, "gold": e.label, "predicted": p}
+                for e, p in zip(data.test, predicted, strict=True)
+            ]  # fmt: skip
             scores = classification_scores(gold, predicted, labels)
             resampled = resampled_scores(gold, predicted, labels, draws)
             record = ResultRecord(
@@ -382,6 +414,7 @@ def evaluate(config: Config, out: str | Path) -> tuple[list[ResultRecord], str]:
         f"{config.evaluation.seed}); vs teacher: the student's macro-F1 minus the teacher's on the same resampled "
         "texts (paired), better or worse when its interval excludes 0.",
     ]
+    write_jsonl(out / STUDENT_PREDICTIONS_FILE, prediction_rows)
     report = write_results(out, records, title=f"synthdistill: {config.task.name}", notes=notes)
     return records, report
 
@@ -431,19 +464,46 @@ def run_repeated(config: Config, out: str | Path, repeats: int, *, progress: boo
         seed = config.generation.seed + k
         repeated = config.model_copy(update={"generation": config.generation.model_copy(update={"seed": seed})})
         runs.append(run(repeated, out / f"repeat-{k + 1}", progress=progress, caches=out))
-    rows = summarise_repeats([summary.records for summary in runs])
+    rows = summarise_repeats(
+        [summary.records for summary in runs],
+        paired_differences(config, [out / f"repeat-{k + 1}" for k in range(repeats)]),
+        seed=config.evaluation.seed,
+    )
     seeds = f"{config.generation.seed} to {config.generation.seed + repeats - 1}"
     notes = [
         f"Task `{config.task.name}`: the whole job {repeats} times, generation seeds {seeds} (outputs in repeat-K/); "
         "scores on the human-labelled test split.",
-        "mean ± sd over the runs [95% t-interval of the mean]; vs teacher: the student's macro-F1 minus the "
-        "teacher's line in each run, better or worse when the interval of its mean excludes 0; single runs said: "
-        "each run's own paired bootstrap verdict.",
+        "macro-F1: mean ± sd over the runs [95% t-interval of the mean]; vs teacher: the student's macro-F1 minus "
+        "the teacher's line, mean ± sd over the runs [95% interval resampling the runs and the test texts together, "
+        f"paired with the teacher on the same texts, {RESAMPLES:,} resamples], better or worse when it excludes 0; "
+        "single runs said: each run's own paired bootstrap verdict.",
     ]
     report = render_repeats(rows, title=f"synthdistill: {config.task.name}, {repeats} runs", notes=notes)
     atomic_write_text(out / "repeats.json", json.dumps(rows, ensure_ascii=False, indent=1) + "\n")
     atomic_write_text(out / "repeats.md", report)
     return RepeatedRunSummary(runs, rows, report)
+
+
+def paired_differences(config: Config, folders: Sequence[Path]) -> dict[tuple[str, str, str], np.ndarray]:
+    """(language, classifier, train source) -> [run, resample] student-minus-teacher macro-F1 on the shared
+    resampled test texts, from each run folder's predictions; a student any run lacks is left out."""
+    labels = config.task.label_names
+    found: dict[tuple[str, str, str], list[np.ndarray]] = {}
+    for language, data in load_datasets(config).items():
+        gold = [e.label for e in data.test]
+        draws = language_resampling(len(gold), seed=config.evaluation.seed, language=language)
+        for folder in folders:
+            records = [ResultRecord(**r) for r in json.loads((folder / TEACHER_RESULTS_FILE).read_text("utf-8"))]
+            teacher = teacher_resampled(folder, teacher_reference([r for r in records if r.language == language]),
+                                        gold, labels, draws)  # fmt: skip
+            if teacher is None:
+                continue
+            teacher_f1 = teacher["macro_f1"]
+            for key, predicted in read_student_predictions(folder / STUDENT_PREDICTIONS_FILE).items():
+                if key[0] == language and len(predicted) == len(gold):
+                    student_f1 = resampled_scores(gold, predicted, labels, draws)["macro_f1"]
+                    found.setdefault(key, []).append(student_f1 - teacher_f1)
+    return {key: np.stack(arrays) for key, arrays in found.items() if len(arrays) == len(folders)}
 
 
 def predict(student_dir: str | Path, texts: Sequence[str]) -> list[dict]:

@@ -244,3 +244,39 @@ def test_a_pasted_key_is_neither_echoed_nor_saved(tiny_project):
     result = cli("generate", down_config(tiny_project, api_key_env=key), "--out", "out", cwd=tiny_project)
     assert_one_line_error(result, "teacher.api_key_env", "looks like a key itself")
     assert key not in result.stderr + result.stdout and not (tiny_project / "out").exists()
+
+
+def test_run_repeats_through_the_command_line(tiny_project, fake_backend, monkeypatch, capsys):
+    """`run --repeats 2`: two whole jobs with generation seeds 0 and 1 in repeat-1/ and repeat-2/, one shared
+    request cache (the second run's teacher classification is free), and repeats.json/md over both."""
+    from synthdistill import cli as command_line
+    from synthdistill import pipeline
+    from synthdistill.teachers.cache import RequestCache
+    from synthdistill.teachers.teacher import Teacher
+
+    opened: list[Teacher] = []
+
+    def teacher(spec, cache_path, **kwargs):
+        opened.append(Teacher(fake_backend, RequestCache(cache_path), progress=False))
+        return opened[-1]
+
+    monkeypatch.setattr(pipeline, "open_teacher", teacher)
+    config, out = str(tiny_project / "config.yaml"), tiny_project / "out"
+    assert command_line.main(["run", config, "--out", str(out), "--repeats", "2", "--no-progress"]) == 0
+    first, second = (
+        [json.loads(line) for line in (out / f"repeat-{k}/synthetic.jsonl").read_text().splitlines()] for k in (1, 2)
+    )
+    assert {r["seed"] for r in first}.isdisjoint({r["seed"] for r in second})  # different generation seeds
+    sent = [t.stats.sent for t in opened]
+    assert sent[1] < sent[0]  # the second run's teacher classification came from the cache
+    rows = json.loads((out / "repeats.json").read_text())
+    tfidf = next(r for r in rows if r["classifier"] == "tfidf" and r["train_source"] == "synthetic")
+    per_run = [
+        next(r for r in json.loads((out / f"repeat-{k}/results.json").read_text())
+             if r["classifier"] == "tfidf" and r["train_source"] == "synthetic")["macro_f1"]
+        for k in (1, 2)
+    ]  # fmt: skip
+    assert tfidf["macro_f1"]["mean"] == pytest.approx(sum(per_run) / 2, abs=1e-4)
+    assert "2 runs" in (out / "repeats.md").read_text()
+    assert "repeats.md" in capsys.readouterr().out
+    assert command_line.main(["run", config, "--out", str(out), "--repeats", "0"]) == 2

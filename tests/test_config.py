@@ -265,3 +265,16 @@ def test_a_default_valued_field_of_the_other_backend_written_by_hand_is_refused(
     assert "teacher.n_parallel: belongs to the embedded backend" in error_of(tmp_path, raw)
     raw = tiny_config_dict(base_url=None)
     assert "teacher.base_url: belongs to the openai backend" in error_of(tmp_path, raw)
+
+
+def test_the_embedded_teacher_is_reproducible_by_default_and_says_when_it_cannot_be(tmp_path):
+    """One slot and one request at a time by default; several slots are a choice of speed over exactness, and
+    asking for both is one error naming the field."""
+    plain = EmbeddedTeacherSpec()
+    assert plain.n_parallel == 1 and plain.is_reproducible and plain.concurrency == 1
+    fast = EmbeddedTeacherSpec(n_parallel=4, max_concurrency=8)
+    assert not fast.is_reproducible and fast.concurrency == 8
+    assert EmbeddedTeacherSpec(reproducible=False, max_concurrency=3).concurrency == 3
+    assert OpenAITeacherSpec(base_url="http://h/v1", model="m", max_concurrency=16).concurrency == 16
+    message = error_of(tmp_path, tiny_config_dict(n_parallel=4, reproducible=True))
+    assert "teacher" in message and "reproducible: true needs n_parallel: 1 (got 4)" in message

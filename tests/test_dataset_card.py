@@ -1,5 +1,6 @@
 """The dataset card's statistics: right on small sets, linear on large ones, no language-ID model unless asked."""
 
+import json
 import random
 import tracemalloc
 from itertools import combinations
@@ -103,3 +104,32 @@ def test_no_language_id_model_without_the_filter(tmp_path, fake_backend):
     generate(parse_config(raw), tmp_path / "out", Teacher(fake_backend, progress=False))
     assert language_id._identifier.cache_info().currsize == 0
     assert "Language ID" not in (tmp_path / "out/dataset_card.md").read_text()
+
+
+def test_card_records_what_decides_sampling_and_what_the_server_said(tmp_path):
+    """A remote run can be matched later: temperature, top_p, the seeds, the model that answered and the
+    server's fingerprint (two fingerprints in one run are flagged)."""
+    from synthdistill.config import parse_config
+    from tests.conftest import FakeBackend, topic_answer
+
+    def answer(request):
+        completion = topic_answer(request)
+        completion.served_model = "llama-3-70b-2026-01"
+        completion.fingerprint = "fp_a" if request.seed % 2 else "fp_b"
+        return completion
+
+    raw = tiny_config_dict()
+    raw["filters"] = {"language_id": False}
+    raw["generation"] = {**raw["generation"], "demos_per_prompt": 0, "temperature": 0.7, "top_p": 0.85}
+    raw["data"] = {"test": str(tmp_path / "test.jsonl")}
+    raw["evaluation"] = {"teacher_shots": [0]}
+    raw["students"] = [{"type": "tfidf"}]
+    (tmp_path / "test.jsonl").write_text('{"text": "The team won.", "label": "sports"}\n')
+    generate(parse_config(raw), tmp_path / "out", Teacher(FakeBackend(answer), progress=False))
+    card = (tmp_path / "out/dataset_card.md").read_text()
+    assert "temperature 0.7, top_p 0.85" in card
+    assert "the server answered as `llama-3-70b-2026-01`" in card
+    assert "`fp_a`, `fp_b` (changed during the run" in card
+    rows = [json.loads(line) for line in (tmp_path / "out/synthetic.jsonl").read_text().splitlines()]
+    assert all(isinstance(r["seed"], int) for r in rows) and len({r["seed"] for r in rows}) == len(rows)
+    assert {r["fingerprint"] for r in rows} == {"fp_a", "fp_b"}

@@ -14,6 +14,7 @@ from synthdistill.teachers.embedded import (
     EmbeddedBackend,
     EmbeddedServer,
     ServerSettings,
+    engine_version,
     server_params,
 )
 from synthdistill.teachers.openai import OpenAICompatibleBackend
@@ -78,6 +79,10 @@ def test_embedded_backend_starts_only_when_needed_and_stops():
     teacher = Teacher(backend, progress=False)
     [answer] = teacher.complete_many([CompletionRequest(prompt="Hello", max_tokens=2)])
     assert backend.server is not None and answer.completion_tokens >= 1
+    # provenance: the server answers under the model's name (not the GGUF's path on this machine), and the
+    # llama.cpp build that served it is the fingerprint
+    assert answer.served_model == "gemma-3-270m-q4_k_m"
+    assert answer.fingerprint == engine_version() and engine_version().startswith("xllamacpp 20")
     teacher.close()
     assert backend.server is None
 
@@ -91,6 +96,7 @@ def test_server_params_bound_the_host_prompt_cache():
     assert server_params(Path("model.gguf"), ServerSettings(cache_ram_mib=0)).cache_ram_mib == 0
     assert server_params(Path("model.gguf"), ServerSettings(cache_ram_mib=64)).cache_ram_mib == 64
     assert DEFAULT_CACHE_RAM_MIB < 8192
+    assert server_params(Path("/home/me/model.gguf"), ServerSettings(), "gemma").model_alias == {"gemma"}
 
 
 def test_teacher_spec_cache_ram_mib_reaches_the_server_settings():

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from synthdistill.errors import DataError, SynthdistillError
-from synthdistill.experiments.curves import crossovers, curve_points, group_languages, group_scores, group_teacher
+from synthdistill.experiments.curves import curves_statistics, group_languages, group_scores, group_teacher
 from synthdistill.experiments.report import write_experiment_report
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -50,11 +50,12 @@ def experiment(teacher: dict[tuple[str, str], float]) -> dict:
     curves = group_scores(rows)
     curves |= group_languages(curves, GROUPS)
     lines = {**teacher, **group_teacher(teacher, GROUPS)}
+    points, crossovers = curves_statistics(curves, lines)  # no predictions: repeats resampled, the teacher fixed
     return {
         "title": "Topic <distillation> & friends",
-        "points": curve_points(curves),
+        "points": points,
         "teacher": lines,
-        "crossovers": crossovers(curves, lines),
+        "crossovers": crossovers,
         "languages": LANGUAGES,
         "groups": GROUPS,
         "notes": ["Teacher: a made-up 70B model", "3 repeats per N"],
@@ -111,13 +112,19 @@ def test_markdown_has_plots_crossovers_and_means(report: dict[str, Path]) -> Non
     assert "- Teacher: a made-up 70B model" in markdown
     assert "](plots/learning-curves-topic.svg)" in markdown
     assert "](plots/heatmap-topic-tfidf.svg)" in markdown
-    assert "| cy | embed | synthetic | 0.500 | 14 [14, 14] |" in markdown
-    assert "| sw | tfidf | synthetic | 0.400 | 70 [70, 70] |" in markdown
-    assert "| cy | tfidf | human | 0.500 | 35 [35, 35] |" in markdown
-    assert "| en | tfidf | synthetic | 0.800 | never within the grid |" in markdown
-    assert "| low-resource | embed | synthetic | 0.450 | 14 [14, 14] |" in markdown
-    assert "### embed on synthetic: macro-F1 mean ± std (3 repeats)" in markdown
-    assert "| cy | 0.500 | 0.450 ± 0.005 | 0.520 ± 0.005 |" in markdown
+    assert (
+        "### Crossover: the smallest N at which the student is better than the teacher at 95%, over repeats and "
+        "test texts\n" in markdown
+    )
+    assert "| crossover N [95% interval] | first N with mean above teacher |" in markdown
+    assert "| cy | embed | synthetic | 0.500 | 14 [14, 14] | 14 |" in markdown
+    assert "| sw | tfidf | synthetic | 0.400 | 70 [70, 70] | 70 |" in markdown
+    assert "| cy | tfidf | human | 0.500 | 35 [35, 35] | 35 |" in markdown
+    assert "| en | tfidf | synthetic | 0.800 | never within the grid | never within the grid |" in markdown
+    assert "| low-resource | embed | synthetic | 0.450 | 14 [14, 14] | 14 |" in markdown
+    assert "### embed on synthetic: macro-F1 mean ± std (3 repeats; ▲ better, ▼ worse than the teacher" in markdown
+    # 0.05 below the teacher: worse; 0.02 above with repeats 0.015 to 0.025 above: better at 95%
+    assert "| cy | 0.500 | 0.450 ± 0.005 ▼ | 0.520 ± 0.005 ▲ |" in markdown
 
 
 def test_missing_teacher_score_means_no_line_no_cells_no_crossover(tmp_path: Path) -> None:
@@ -143,12 +150,12 @@ def test_open_upper_bound_is_written_beyond_the_grid(tmp_path: Path) -> None:
     inputs = experiment(TEACHER)
     inputs["crossovers"] = [
         c if (c.language, c.student, c.source) != ("cy", "tfidf", "synthetic") else type(c)(
-            c.task, c.language, c.student, c.source, c.teacher, 35, 14, None
+            c.task, c.language, c.student, c.source, c.teacher, 35, 14, None, n_mean=14
         )
         for c in inputs["crossovers"]
     ]  # fmt: skip
     markdown = write_experiment_report(tmp_path, **inputs)["report.md"].read_text(encoding="utf-8")
-    assert "| cy | tfidf | synthetic | 0.500 | 35 [14, > 70] |" in markdown
+    assert "| cy | tfidf | synthetic | 0.500 | 35 [14, > 70] | 14 |" in markdown
 
 
 def test_html_is_self_contained_and_escaped(report: dict[str, Path]) -> None:

@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
+from synthdistill.data import read_examples
 from synthdistill.errors import ConfigError, DataError
-from synthdistill.evaluation.intervals import mean_interval
-from synthdistill.experiments.config import load_experiment_config, parse_experiment_config
-from synthdistill.experiments.curves import crossover, group_languages
+from synthdistill.evaluation.intervals import interval, language_resampling, mean_interval, resampled_scores
+from synthdistill.evaluation.scores import classification_scores
+from synthdistill.experiments.config import ExperimentConfig, load_experiment_config, parse_experiment_config
+from synthdistill.experiments.curves import curve_statistics, group_languages
 from synthdistill.experiments.executors import InlineExecutor, LocalExecutor
-from synthdistill.experiments.runner import plan_cells, run_experiment, training_sample
+from synthdistill.experiments.runner import (
+    ExperimentSummary,
+    plan_cells,
+    run_experiment,
+    summarise,
+    training_sample,
+    write_experiment_outputs,
+)
 from synthdistill.experiments.store import ResultStore
+from synthdistill.experiments.teacher_line import TeacherPredictions, teacher_predictions
 from tests.conftest import write_jsonl
 
 CUES = {
@@ -87,8 +100,6 @@ def test_protocol_sizes_and_mixed_sampling(experiment_dir: Path) -> None:
     cells = plan_cells(config, experiment_dir / "work")
     assert len(cells) == 2 * 1 * 2 * 3 * 3  # languages x students x sources x sizes x repeats
     assert len({c.key for c in cells}) == len(cells)
-    from synthdistill.data import read_examples
-
     labels = list(CUES)
     pools = {s: read_examples(experiment_dir / f"data/topic/en/{f}.jsonl", labels) for s, f in
              (("human", "train"), ("synthetic", "synthetic"))}  # fmt: skip
@@ -197,10 +208,13 @@ def test_statistics_interval_and_crossover() -> None:
     assert (mean, std) == pytest.approx((0.6, 0.1))
     assert (low, high) == pytest.approx((0.6 - 0.24841, 0.6 + 0.24841), abs=1e-4)  # t(0.975, 2) = 4.3027
     by_n = {10: [0.40, 0.42, 0.38], 20: [0.49, 0.53, 0.56], 50: [0.70, 0.72, 0.71]}
-    found = crossover(("t", "en", "s", "synthetic"), by_n, teacher=0.5)
-    assert found.n == 20 and found.ci_low == 20 and found.ci_high == 50
-    never = crossover(("t", "en", "s", "synthetic"), by_n, teacher=0.9)
-    assert never.n is None and never.ci_low is None
+    points, found = curve_statistics(("t", "en", "s", "synthetic"), by_n, teacher=0.5)
+    # N=20: the mean is above 0.5, but one repeat in three is below it, so 1 resample in 27 is too: not sure at 95%
+    assert [p.verdict for p in points] == ["worse", "not distinguishable", "better"]
+    assert points[1].difference == pytest.approx(0.0267, abs=1e-4) and points[1].difference_ci[0] < 0
+    assert found is not None and (found.n, found.n_mean, found.ci_low, found.ci_high) == (50, 20, 20, 50)
+    _, never = curve_statistics(("t", "en", "s", "synthetic"), by_n, teacher=0.9)
+    assert never is not None and never.n is None and never.n_mean is None and never.ci_low is None
     grouped = group_languages({("t", "a", "s", "x"): {10: [0.2, 0.4]}, ("t", "b", "s", "x"): {10: [0.6, 0.8]}},
                               {"g": ["a", "b"]})  # fmt: skip
     assert grouped[("t", "g", "s", "x")][10] == pytest.approx([0.4, 0.6])
@@ -241,6 +255,10 @@ def test_reproduce_finds_complete_tasks_and_builds_the_paper_grid(tmp_path: Path
     assert full.teacher is not None and full.teacher.dev_per_class == 5
 
 
+def saved_crossovers(out: Path) -> list[dict]:
+    return [c for c in json.loads((out / "results.json").read_text())["crossovers"] if c["student"] == "tfidf"]
+
+
 def test_reproduce_command_with_a_teacher_results_file(tmp_path: Path) -> None:
     data = write_paper_layout(tmp_path / "paper", ["en", "cy"])
     teacher = teacher_file(tmp_path / "teacher.json", {"en": 0.6, "cy": 0.3})
@@ -251,7 +269,12 @@ def test_reproduce_command_with_a_teacher_results_file(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "cells: 16 run now (inline executor), 0 from the store" in done.stdout
     assert f"teacher line: teacher scores from {teacher}" in done.stdout
-    assert "topic low-resource: tfidf on synthetic beats the teacher (0.300) at N = 30" in done.stdout
+    crossing = next(c for c in saved_crossovers(tmp_path / "out") if c["language"] == "low-resource")
+    said = "never within the grid" if crossing["n"] is None else f"N = {crossing['n']}"
+    expected = (
+        f"tfidf on synthetic is better than the teacher (0.300) at 95% from {said} (its mean is above from N = 30)"
+    )
+    assert f"topic low-resource: {expected}" in done.stdout
     saved = json.loads((tmp_path / "out/results.json").read_text())
     assert {(t["language"], t["macro_f1"]) for t in saved["teacher"]} >= {("en", 0.6), ("cy", 0.3)}
 
@@ -266,8 +289,6 @@ def test_teacher_line_from_the_embedded_teacher_chooses_on_a_drawn_dev_split(tmp
     )
     summary = run_experiment(config, tmp_path / "out", executor=InlineExecutor(), progress=False)
     assert "embedded backend" in summary.teacher_origin and "dev split of 5 human examples" in summary.teacher_origin
-    from synthdistill.data import read_examples
-
     dev = read_examples(tmp_path / "out/teacher/topic/dev/en.jsonl", list(CUES))
     pool = {e.text for e in read_examples(data / "topic/en/train.jsonl", list(CUES))}
     assert len(dev) == 15 and all(e.text in pool for e in dev)
@@ -275,6 +296,9 @@ def test_teacher_line_from_the_embedded_teacher_chooses_on_a_drawn_dev_split(tmp
     best = next(r for r in chosen if r["classifier"] == "teacher-best-on-dev")
     assert best["setting"] in {"teacher-0shot", "teacher-0shot-calibrated"}
     assert summary.teacher[("topic", "en")] == best["macro_f1"]
+    # the teacher run here kept its predictions: it is resampled on the students' test texts, not a fixed line
+    assert summary.bootstrap["teachers_resampled"] == 1 and summary.bootstrap["cells_resampled"] == 2
+    assert "The teacher is resampled on the same test texts" in (tmp_path / "out/report.md").read_text()
 
 
 @pytest.mark.parametrize(
@@ -307,3 +331,201 @@ def test_where_a_student_runs_is_no_part_of_a_cells_key(experiment_dir: Path) ->
     on_any = keys()
     assert keys(device="cuda:1") == keys(device="cpu") == on_any
     assert keys(epochs=3).isdisjoint(on_any)
+
+
+# Cell keys computed by planning before cells stored predictions: a store made then must still be skipped.
+OLD_FIRST_KEY = "cff403b84de6db03ab569a33b57392a6b9e0e92b479b7d0b5128c2698dadcfc2"
+OLD_LAST_KEY = "993214ad0410db7d6198921fe100574e48b65feda8f1e918f4222f00c5697e3b"
+OLD_ALL_KEYS = "423334b7f332ae8f3883e85d8534c090084a41abad50bd307e6562649c4d5c1c"
+
+
+def test_cell_keys_are_those_of_stores_made_before_cells_kept_predictions(experiment_dir: Path) -> None:
+    cells = plan_cells(load_experiment_config(experiment_dir / "experiment.yaml"), experiment_dir / "work")
+    assert (cells[0].key, cells[-1].key) == (OLD_FIRST_KEY, OLD_LAST_KEY)
+    assert hashlib.sha256("".join(c.key for c in cells).encode()).hexdigest() == OLD_ALL_KEYS
+    assert {c.payload["bootstrap_seed"] for c in cells} == {1337}  # the experiment's seed, not the repeat's
+
+
+def test_cells_keep_predictions_and_an_interval_over_the_experiments_resampling(experiment_dir: Path) -> None:
+    config = load_experiment_config(experiment_dir / "experiment.yaml").model_copy(
+        update={"languages": ["cy"], "sizes": [6], "sources": ["synthetic"], "repeats": 2}
+    )
+    summary = run_experiment(config, experiment_dir / "out", executor=InlineExecutor(), progress=False)
+    gold = [e.label for e in read_examples(experiment_dir / "data/topic/cy/test.jsonl", list(CUES))]
+    draws = language_resampling(len(gold), seed=config.seed, language="cy")  # the same for both repeats
+    for row in summary.rows:
+        predicted = [list(CUES)[i] if i >= 0 else None for i in row["predicted"]]
+        assert len(predicted) == row["n_test"] == len(gold)
+        assert classification_scores(gold, predicted, list(CUES))["macro_f1"] == row["macro_f1"]
+        assert row["macro_f1_ci"] == interval(resampled_scores(gold, predicted, list(CUES), draws)["macro_f1"])
+        assert row["macro_f1_ci"][0] <= row["macro_f1"] <= row["macro_f1_ci"][1]
+    saved = [json.loads(line) for line in (experiment_dir / "out/cells.jsonl").read_text().splitlines()]
+    assert [r["macro_f1_ci"] for r in saved] == [r["macro_f1_ci"] for r in summary.rows]
+    results = json.loads((experiment_dir / "out/results.json").read_text())
+    assert results["bootstrap"]["cells_resampled"] == 2 and results["bootstrap"]["teachers_resampled"] == 0
+    point = next(p for p in results["points"] if p["language"] == "cy")
+    assert point["difference"] == pytest.approx(point["mean"] - 0.5)
+    assert point["verdict"] == ("better" if point["difference_ci"][0] > 0 else "not distinguishable")
+
+
+# Hand-built cells on a 50-text test split, compared with the bootstrap done by hand.
+LABELS = list(CUES)
+GOLD = [LABELS[i % 3] for i in range(50)]
+
+
+TeacherLine = tuple[dict[tuple[str, str], float], dict[tuple[str, str], TeacherPredictions]]
+
+
+def right_on(count: int) -> list[str | None]:
+    """Predictions right on the first `count` texts, the next label on the others."""
+    return [g if i < count else LABELS[(LABELS.index(g) + 1) % 3] for i, g in enumerate(GOLD)]
+
+
+def hand_built_experiment(root: Path, languages: list[str]) -> tuple[ExperimentConfig, Callable[..., TeacherLine]]:
+    """A test split of 50 texts per language, and the teacher line of given predictions (run here)."""
+    (root / "topic").mkdir(parents=True)
+    (root / "topic/labels.json").write_text(json.dumps(LABELS))
+    for language in languages:
+        write_jsonl(root / f"topic/{language}/test.jsonl", [{"text": f"t{i}", "label": g} for i, g in enumerate(GOLD)])
+    config = parse_experiment_config(
+        {"data": "data", "tasks": ["topic"], "languages": languages, "low_resource": ["cy"], "sizes": [10, 20],
+         "repeats": 3, "teacher": {"dev_per_class": 2}}, base_dir=root.parent,
+    )  # fmt: skip
+
+    def teacher(predicted: list[str | None]) -> TeacherLine:
+        score = classification_scores(GOLD, predicted, LABELS)["macro_f1"]
+        line = TeacherPredictions("teacher-0shot", GOLD, predicted)
+        return {("topic", lang): score for lang in languages}, {("topic", lang): line for lang in languages}
+
+    return config, teacher
+
+
+def cell(language: str, n: int, repeat: int, predicted: list[str | None] | None, score: float | None = None) -> dict:
+    row = {"task": "topic", "language": language, "student": "s", "source": "synthetic", "n": n, "repeat": repeat}
+    if predicted is None:
+        return {**row, "macro_f1": score}
+    macro_f1 = classification_scores(GOLD, predicted, LABELS)["macro_f1"]
+    return {**row, "macro_f1": macro_f1, "predicted": [LABELS.index(p) if p else -1 for p in predicted]}
+
+
+def by_hand(predicted: list[str | None], counts: np.ndarray) -> float:
+    """macro-F1 on one resampled test set, built as that set of texts."""
+    drawn = [i for i, count in enumerate(counts) for _ in range(int(count))]
+    return classification_scores([GOLD[i] for i in drawn], [predicted[i] for i in drawn], LABELS)["macro_f1"]
+
+
+def test_a_student_identical_to_the_teacher_is_not_distinguishable(tmp_path: Path) -> None:
+    config, teacher = hand_built_experiment(tmp_path / "data", ["en", "cy"])
+    same = right_on(30)
+    rows = [cell(lang, n, r, same) for lang in ("en", "cy") for n in (10, 20) for r in range(3)]
+    stats = summarise(config, rows, *teacher(same))
+    assert len(stats.points) == 5 * 2  # en, cy, low-resource, other, all; N = 10 and 20
+    for point in stats.points:
+        assert point.difference == pytest.approx(0, abs=1e-12) and point.difference_ci == (0.0, 0.0)
+        assert point.verdict == "not distinguishable"
+    assert all(c.n is None for c in stats.crossovers)
+    assert stats.bootstrap["teachers_resampled"] == 2 and stats.bootstrap["cells_resampled"] == 12
+
+
+def test_the_interval_is_the_bootstrap_over_test_texts_done_by_hand(tmp_path: Path) -> None:
+    """With identical repeats, resampling repeats changes nothing: each draw is the student's macro-F1 minus the
+    teacher's on one shared resample of the test texts; a group's draw averages its languages' draws."""
+    config, teacher = hand_built_experiment(tmp_path / "data", ["en", "cy"])
+    student, teacher_predicted = right_on(38), right_on(30)
+    rows = [cell(lang, n, r, student) for lang in ("en", "cy") for n in (10, 20) for r in range(3)]
+    stats = summarise(config, rows, *teacher(teacher_predicted))
+    differences = {}
+    for language in ("en", "cy"):
+        draws = language_resampling(50, seed=config.seed, language=language).counts
+        differences[language] = np.array([by_hand(student, c) - by_hand(teacher_predicted, c) for c in draws])
+    points = {(p.language, p.n): p for p in stats.points}
+    for name, expected in [("en", differences["en"]), ("cy", differences["cy"]),
+                           ("all", (differences["en"] + differences["cy"]) / 2)]:  # fmt: skip
+        assert points[(name, 10)].difference_ci == pytest.approx(tuple(interval(expected)), abs=1e-4)
+    assert points[("en", 10)].difference == pytest.approx(by_hand(student, np.ones(50)) -
+                                                          by_hand(teacher_predicted, np.ones(50)))  # fmt: skip
+    assert differences["en"].std() > 0.01  # the test texts, not the repeats, make this interval
+
+
+def test_a_perfect_student_beats_an_always_wrong_teacher_at_the_smallest_n(tmp_path: Path) -> None:
+    config, teacher = hand_built_experiment(tmp_path / "data", ["en"])
+    rows = [cell("en", n, r, list(GOLD)) for n in (10, 20) for r in range(3)]
+    stats = summarise(config, rows, *teacher(right_on(0)))
+    assert {(p.language, p.n): (p.difference, p.difference_ci, p.verdict) for p in stats.points} == {
+        (lang, n): (1.0, (1.0, 1.0), "better") for lang in ("en", "other", "all") for n in (10, 20)
+    }
+    assert {(c.language, c.n, c.n_mean, c.ci_low, c.ci_high) for c in stats.crossovers} == {
+        (lang, 10, 10, 10, 10) for lang in ("en", "other", "all")
+    }
+
+
+def test_the_crossover_asks_for_95_percent_over_repeats_and_texts(tmp_path: Path) -> None:
+    """N=10: two good repeats and one bad one put the mean above the teacher, but 1 resample of repeats in 27
+    takes the bad one thrice; N=20: every repeat clearly above."""
+    config, teacher = hand_built_experiment(tmp_path / "data", ["en"])
+    noisy = [right_on(45), right_on(45), right_on(10)]
+    rows = [cell("en", 10, r, noisy[r]) for r in range(3)] + [cell("en", 20, r, right_on(48)) for r in range(3)]
+    line, predictions = teacher(right_on(30))
+    stats = summarise(config, rows, line, predictions)
+    points = {p.n: p for p in stats.points if p.language == "en"}
+    assert points[10].mean > line[("topic", "en")] and points[10].verdict == "not distinguishable"
+    assert points[20].verdict == "better" and points[20].difference_ci[0] > 0.2
+    found = next(c for c in stats.crossovers if c.language == "en")
+    assert (found.n, found.n_mean, found.ci_low, found.ci_high) == (20, 10, 10, 20)
+    # the same rows scored against a fixed teacher (a results file): the same rule, the same crossover here
+    fixed = summarise(config, rows, line)
+    assert [(c.n, c.n_mean) for c in fixed.crossovers if c.language == "en"] == [(20, 10)]
+    assert "fixed number" in " ".join(fixed.bootstrap["notes"])
+
+
+def test_rows_without_predictions_still_make_a_report_resampled_over_repeats(tmp_path: Path) -> None:
+    """An older store's rows (macro_f1 only, like docs/results/paper-reproduction/cells.jsonl): repeats only."""
+    config, _ = hand_built_experiment(tmp_path / "data", ["en", "cy"])
+    scores = {10: [0.40, 0.42, 0.38], 20: [0.49, 0.53, 0.56]}
+    rows = [cell(lang, n, r, None, s) for lang in ("en", "cy") for n, repeats in scores.items()
+            for r, s in enumerate(repeats)]  # fmt: skip
+    teacher = {("topic", "en"): 0.5, ("topic", "cy"): 0.45}
+    stats = summarise(config, rows, teacher)
+    points = {(p.language, p.n): p for p in stats.points}
+    # en, N=20: one repeat in three is below 0.5, so 1 resample of repeats in 27 (more than 2.5%) is too
+    assert points[("en", 20)].verdict == "not distinguishable" and points[("cy", 20)].verdict == "better"
+    assert points[("en", 20)].difference_ci[0] == pytest.approx(0.49 - 0.5)
+    assert stats.bootstrap["cells_resampled"] == 0 and stats.bootstrap["teachers_resampled"] == 0
+    summary = ExperimentSummary(rows, stats.points, stats.crossovers, stats.teacher, "teacher scores from a file",
+                                ran=0, skipped=len(rows), bootstrap=stats.bootstrap)  # fmt: skip
+    out = tmp_path / "out"
+    write_experiment_outputs(config, out, summary)
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    assert "- No cell kept its test predictions (rows from an older result store" in markdown
+    assert "resampled over repeats only" in markdown and "is a fixed number" in markdown
+    assert "| en | s | synthetic | 0.500 | never within the grid [20, > 20] | 20 |" in markdown
+    assert "| cy | s | synthetic | 0.450 | 20 [20, 20] | 20 |" in markdown
+    assert "| en | 0.500 | 0.400 ± 0.020 ▼ | 0.527 ± 0.035 |" in markdown
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["bootstrap"]["notes"] == stats.bootstrap["notes"]
+    assert {(p["language"], p["n"]): p["verdict"] for p in saved["points"]}[("cy", 20)] == "better"
+
+
+def test_teacher_predictions_are_those_of_the_setting_the_line_uses(tmp_path: Path) -> None:
+    config, _ = hand_built_experiment(tmp_path / "data", ["en", "cy"])
+    folder = tmp_path / "out/teacher/topic"
+    folder.mkdir(parents=True)
+    records = [
+        {"language": "en", "classifier": "teacher-0shot", "macro_f1": 0.4},
+        {"language": "en", "classifier": "teacher-0shot-calibrated", "macro_f1": 0.5},
+        {"language": "en", "classifier": "teacher-best-on-dev", "setting": "teacher-0shot-calibrated", "macro_f1": 0.5},
+        {"language": "cy", "classifier": "teacher-0shot", "macro_f1": 0.3},  # no dev: the first setting
+    ]  # fmt: skip
+    (folder / "teacher_results.json").write_text(json.dumps(records))
+    write_jsonl(folder / "teacher_predictions.jsonl", [
+        {"language": lang, "classifier": setting, "text": f"t{i}", "gold": g, "predicted": f"{setting}:{i}"}
+        for lang, setting in [("en", "teacher-0shot"), ("en", "teacher-0shot-calibrated"), ("cy", "teacher-0shot")]
+        for i, g in enumerate(GOLD[:3])
+    ])  # fmt: skip
+    found = teacher_predictions(config, tmp_path / "out")
+    assert found[("topic", "en")].setting == "teacher-0shot-calibrated"
+    assert found[("topic", "en")].predicted == [f"teacher-0shot-calibrated:{i}" for i in range(3)]
+    assert found[("topic", "cy")].predicted == [f"teacher-0shot:{i}" for i in range(3)]
+    assert found[("topic", "en")].gold == GOLD[:3]
+    from_file = config.model_copy(update={"teacher": config.teacher.model_copy(update={"results": "t.json"})})
+    assert teacher_predictions(from_file, tmp_path / "out") == {}  # a results file: scores only

@@ -9,6 +9,7 @@ from synthdistill.evaluation.intervals import (
     Resampling,
     interval,
     paired_difference,
+    resampled_macro_f1,
     resampled_scores,
     resampling,
     verdict,
@@ -73,3 +74,22 @@ def test_a_better_student_is_called_better_and_a_coin_is_not_distinguishable():
 def test_mismatched_lengths_are_refused():
     with pytest.raises(ValueError):
         resampled_scores(["a"], ["a", "b"], LABELS, resampling(1, seed=0))
+
+
+def test_many_classifiers_at_once_score_as_each_alone():
+    """The batched macro-F1 of an experiment's cells is each cell's `resampled_scores`, also across chunks."""
+    gold, _ = _data(60, seed=3)
+    predicted = [_data(60, seed=10 + i)[1] for i in range(5)] + [[None] * 60, list(gold), ["x"] * 60]
+    draws = resampling(len(gold), seed=4, resamples=200)
+    many = resampled_macro_f1(gold, predicted, LABELS, draws)
+    assert many.shape == (8, 200)
+    for row, p in zip(many, predicted, strict=True):
+        np.testing.assert_allclose(row, resampled_scores(gold, p, LABELS, draws)["macro_f1"], rtol=0, atol=1e-12)
+    long_gold, _ = _data(30_000, seed=5)  # 30,000 texts: a chunk holds 8 classifiers
+    long_predicted = [_data(30_000, seed=20 + i)[1] for i in range(40)]
+    few = resampling(len(long_gold), seed=6, resamples=3)
+    chunked = resampled_macro_f1(long_gold, long_predicted, LABELS, few)
+    for row, p in zip(chunked, long_predicted, strict=True):
+        np.testing.assert_allclose(row, resampled_scores(long_gold, p, LABELS, few)["macro_f1"], rtol=0, atol=1e-12)
+    with pytest.raises(ValueError):
+        resampled_macro_f1(gold, [gold[:-1]], LABELS, draws)

@@ -155,3 +155,21 @@ def test_non_ascii_prompts_and_half_characters_in_answers_survive_the_wire_and_t
     reopened = RequestCache(tmp_path / "cache.sqlite")
     assert reopened.get(request_key("m", request)) == answer
     reopened.close()
+
+
+def test_the_served_model_and_fingerprint_are_kept_and_survive_the_cache(tmp_path):
+    """What a remote server says about itself is provenance: kept on the answer and in the request cache."""
+    from synthdistill.teachers.openai import parse_completion
+    from synthdistill.teachers.protocol import Completion
+
+    body = {"model": "llama-3-70b-0601", "system_fingerprint": "fp_44709d6fcb", "choices": [{"text": " hi"}]}
+    answer = parse_completion(body, "completion")
+    assert (answer.served_model, answer.fingerprint) == ("llama-3-70b-0601", "fp_44709d6fcb")
+    assert Completion.from_dict(answer.to_dict()) == answer
+    bare = parse_completion({"choices": [{"text": " hi"}], "system_fingerprint": None}, "completion")
+    assert bare.served_model is None and bare.fingerprint is None
+    cache = RequestCache(tmp_path / "cache.sqlite")
+    cache.put(request_key("m", REQUEST), "m", REQUEST, answer)
+    assert cache.get(request_key("m", REQUEST)) == answer
+    cache.close()
+    assert Completion.from_dict({"text": "an answer cached before fingerprints were kept"}).fingerprint is None

@@ -8,7 +8,7 @@ from synthdistill import load_config
 from synthdistill.evaluation.teacher_settings import BEST_TEACHER
 from synthdistill.pipeline import classify, evaluate
 from synthdistill.teachers.teacher import Teacher
-from tests.conftest import POLITICS, SPORTS, write_jsonl
+from tests.conftest import POLITICS, SPORTS, FakeBackend, topic_answer, write_jsonl
 
 
 def test_teacher_settings_and_the_best_one_chosen_on_dev(tiny_project, fake_backend):
@@ -16,7 +16,7 @@ def test_teacher_settings_and_the_best_one_chosen_on_dev(tiny_project, fake_back
     write_jsonl(tiny_project / "data/en/dev.jsonl", dev)
     raw = yaml.safe_load((tiny_project / "config.yaml").read_text())
     raw["data"]["dev"] = "data/{lang}/dev.jsonl"
-    raw["evaluation"] = {"teacher_shots": [0, 1], "teacher_prompts": ["label_name", "numbered"]}
+    raw["evaluation"] = {"teacher_shots": [0, 1], "teacher_prompts": ["label_name", "numbered"], "teacher_test": "all"}
     (tiny_project / "config.yaml").write_text(yaml.safe_dump(raw))
     config = load_config(tiny_project / "config.yaml")
 
@@ -34,11 +34,26 @@ def test_teacher_settings_and_the_best_one_chosen_on_dev(tiny_project, fake_back
     assert (best.macro_f1, best.accuracy) == (chosen.macro_f1, chosen.accuracy)  # its test scores, not the best test
     # ties go to fewer shots
     assert chosen.n_train == min(r.n_train for r in settings if r.dev_macro_f1 == top_dev)
+    assert best.dev_settings == {r.classifier: round(r.dev_macro_f1, 4) for r in settings}
 
     _, report = evaluate(config, tiny_project / "out")
     assert f"{BEST_TEACHER} ({best.setting})" in report
+    assert f"**{best.setting} {top_dev:.3f}**" in report  # every setting's dev score, the chosen one in bold
     saved = json.loads((tiny_project / "out/results.json").read_text())
     assert any(r["classifier"] == BEST_TEACHER and r["setting"] == best.setting for r in saved)
+
+    # the default, teacher_test: best: the same choice, the same test scores, and only the chosen setting on test
+    raw["evaluation"].pop("teacher_test")
+    (tiny_project / "config.yaml").write_text(yaml.safe_dump(raw))
+    backend = FakeBackend(topic_answer)
+    [only] = classify(
+        load_config(tiny_project / "config.yaml"), tiny_project / "best", Teacher(backend, progress=False)
+    )
+    assert only.classifier == BEST_TEACHER and only.setting == best.setting
+    assert (only.macro_f1, only.macro_f1_ci, only.dev_settings) == (best.macro_f1, best.macro_f1_ci, best.dev_settings)
+    assert len(backend.requests) < len(fake_backend.requests)
+    rows = [json.loads(line) for line in (tiny_project / "best/teacher_predictions.jsonl").open()]
+    assert len(rows) == 6 and {r["classifier"] for r in rows} == {best.setting}
 
 
 def test_train_and_evaluate_every_offline_student_type(tiny_project):

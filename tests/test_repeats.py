@@ -33,3 +33,25 @@ def test_a_difference_that_changes_sign_is_not_distinguishable():
     runs = [[record("embed", 0.5, d)] for d in (0.10, -0.10, 0.02)]
     [row] = summarise_repeats(runs)
     assert row["vs_teacher"]["verdict"] == "not distinguishable"
+
+
+def test_the_verdict_over_runs_also_resamples_the_test_texts():
+    """Three runs that each beat the teacher by 0.10 have an sd of 0 over the runs, but on 30 test texts the
+    difference swings from -0.2 to +0.4 between resampled test sets: the runs alone must not say "better"."""
+    import numpy as np
+
+    from synthdistill.evaluation.intervals import over_repeats
+
+    runs = [[record("embed", 0.6, 0.10)] for _ in range(3)]
+    swings = np.linspace(-0.2, 0.4, 1000)  # one run's difference on each test resample
+    paired = {("en", "embed", "synthetic"): np.stack([swings, swings, swings])}
+    [row] = summarise_repeats(runs, paired, seed=0)
+    assert row["vs_teacher"]["sd"] == 0.0 and row["vs_teacher"]["verdict"] == "not distinguishable"
+    assert row["vs_teacher"]["ci"][0] < 0 < row["vs_teacher"]["ci"][1]
+    [without] = summarise_repeats(runs)  # the runs' t-interval alone: zero width, "better"
+    assert without["vs_teacher"]["verdict"] == "better"
+    # resample b of over_repeats: the mean of the drawn runs' scores on test resample b
+    per_run = np.array([[0.0, 1.0, 2.0], [10.0, 11.0, 12.0]])
+    combined = over_repeats(per_run, np.random.default_rng(3))
+    drawn = np.random.default_rng(3).integers(2, size=(3, 2))
+    assert combined.tolist() == [per_run[drawn[b], b].mean() for b in range(3)]

@@ -52,21 +52,9 @@ def resampled_scores(
     labels, 0 where a label has neither gold nor predicted texts; an answer naming no label is wrong)."""
     if len(gold) != len(predicted) or len(gold) != draws.counts.shape[1]:
         raise ValueError(f"{len(gold)} gold labels, {len(predicted)} predictions, {draws.counts.shape[1]} texts drawn")
-    index = {label: i for i, label in enumerate(labels)}
-    gold_ids = np.array([index.get(g, -1) for g in gold], dtype=np.int64)
-    predicted_ids = np.array([index.get(p, -1) if p is not None else -1 for p in predicted], dtype=np.int64)
-    classes = np.arange(len(labels))
-    gold_hot = (gold_ids[:, None] == classes).astype(np.float64)
-    predicted_hot = (predicted_ids[:, None] == classes).astype(np.float64)
-    true_positives = draws.counts @ (gold_hot * predicted_hot)
-    denominator = draws.counts @ gold_hot + draws.counts @ predicted_hot  # 2 tp + fp + fn
-    f1 = np.divide(2 * true_positives, denominator, out=np.zeros_like(denominator), where=denominator > 0)
     correct = np.array([g == p for g, p in zip(gold, predicted, strict=True)], dtype=np.float64)
     n = max(len(gold), 1)
-    return {
-        "macro_f1": f1.mean(axis=1) if len(labels) else np.zeros(draws.resamples),
-        "accuracy": draws.counts @ correct / n,
-    }
+    return {"macro_f1": resampled_macro_f1(gold, [predicted], labels, draws)[0], "accuracy": draws.counts @ correct / n}
 
 
 def interval(values: np.ndarray) -> list[float]:
@@ -118,3 +106,45 @@ def mean_interval(scores: Sequence[float]) -> tuple[float, float, float, float]:
     std = statistics.stdev(scores)
     half = student_t.ppf(0.975, len(scores) - 1) * std / math.sqrt(len(scores))
     return mean, std, mean - half, mean + half
+
+
+def resampled_macro_f1(
+    gold: Sequence[str], predicted: Sequence[Sequence[str | None]], labels: Sequence[str], draws: Resampling
+) -> np.ndarray:
+    """Macro-F1 of several classifiers on every resample, shape (classifiers, resamples), by the rules of
+    `classification_scores`: a few matrix products for all of them, because an experiment scores thousands of cells
+    on the same test split."""
+    n_texts = draws.counts.shape[1]
+    if len(gold) != n_texts or any(len(p) != n_texts for p in predicted):
+        raise ValueError(f"{len(gold)} gold labels, {n_texts} texts drawn, and a classifier with another count")
+    result = np.zeros((len(predicted), draws.resamples))
+    if not labels or not predicted:
+        return result
+    index = {label: i for i, label in enumerate(labels)}
+    classes = np.arange(len(labels))
+    gold_ids = np.array([index.get(g, -1) for g in gold], dtype=np.int64)
+    gold_counts = draws.counts @ (gold_ids[:, None] == classes).astype(np.float64)  # shared by every classifier
+    # A chunk's columns (texts x 2 labels x chunk) and sums (resamples x 2 labels x chunk) stay near 2 million
+    # floats each (16 MB), whatever the grid.
+    chunk = max(1, 2_000_000 // (max(n_texts, draws.resamples, 1) * 2 * len(labels)))
+    for start in range(0, len(predicted), chunk):
+        block = predicted[start : start + chunk]
+        ids = np.array([[index.get(p, -1) if p is not None else -1 for p in row] for row in block], dtype=np.int64)
+        predicted_hot = ids[:, :, None] == classes  # (classifiers, texts, labels)
+        hits = predicted_hot & (ids == gold_ids)[:, :, None]
+        columns = np.concatenate([hits, predicted_hot], axis=2).transpose(1, 0, 2).reshape(n_texts, -1)
+        summed = (draws.counts @ columns.astype(np.float64)).reshape(draws.resamples, len(block), 2, len(labels))
+        true_positives, predicted_counts = summed[:, :, 0, :], summed[:, :, 1, :]
+        denominator = gold_counts[:, None, :] + predicted_counts  # 2 tp + fp + fn
+        f1 = np.divide(2 * true_positives, denominator, out=np.zeros_like(denominator), where=denominator > 0)
+        result[start : start + len(block)] = f1.mean(axis=2).T
+    return result
+
+
+def over_repeats(per_repeat: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Both sources of spread at once: `per_repeat[r, b]` is repeat r's score on test resample b; resample b of
+    the result is the mean, over the repeats drawn with replacement (from `rng`) for b, of their scores on test
+    resample b."""
+    repeats, resamples = per_repeat.shape
+    drawn = rng.integers(repeats, size=(resamples, repeats))
+    return per_repeat[drawn, np.arange(resamples)[:, None]].mean(axis=1)

@@ -1,16 +1,20 @@
 """The whole loop repeated: how much a verdict moves between runs that differ only in the generation seed.
 
 Each classifier's macro-F1 over the runs gives a mean, its standard deviation and the 95% interval of the mean
-(t-distribution); each student's difference to the teacher's line gives the same, and a verdict from that
-interval (better or worse when it excludes 0), beside how many single runs said better or worse.
+(t-distribution). Each student's difference to the teacher's line gets a verdict by the rule of a single run,
+widened to the runs: the 95% interval resamples the runs and the test texts together (paired with the teacher on
+the same texts), so neither a lucky run nor a lucky test set decides it; beside it, how many single runs said
+better or worse.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from synthdistill.evaluation.intervals import mean_interval, verdict
+import numpy as np
+
+from synthdistill.evaluation.intervals import interval, mean_interval, over_repeats, verdict
 from synthdistill.evaluation.report import ResultRecord
 from synthdistill.evaluation.tables import Table, markdown_table
 from synthdistill.languages import resolve_language
@@ -21,8 +25,16 @@ def _summary(values: Sequence[float]) -> dict[str, Any]:
     return {"mean": round(mean, 4), "sd": round(std, 4), "ci": [round(low, 4), round(high, 4)]}
 
 
-def summarise_repeats(runs: Sequence[Sequence[ResultRecord]]) -> list[dict[str, Any]]:
-    """One row per (language, classifier, train source) found in every run, in the first run's order."""
+RepeatKey = tuple[str, str, str]  # language, classifier, train source
+
+
+def summarise_repeats(
+    runs: Sequence[Sequence[ResultRecord]], paired: Mapping[RepeatKey, np.ndarray] | None = None, *, seed: int = 0
+) -> list[dict[str, Any]]:
+    """One row per (language, classifier, train source) found in every run, in the first run's order.
+
+    `paired[key][r, b]`: run r's student-minus-teacher macro-F1 on test resample b; where given, the verdict's
+    interval is `over_repeats` of it (drawn with `seed`), else the t-interval of the runs' differences."""
     keyed = [{(r.language, r.classifier, r.train_source): r for r in records} for records in runs]
     rows = []
     for key in keyed[0] if keyed else {}:
@@ -38,6 +50,8 @@ def summarise_repeats(runs: Sequence[Sequence[ResultRecord]]) -> list[dict[str, 
         if all(r.vs_teacher for r in found):
             differences = [float(r.vs_teacher["difference"]) for r in found]  # type: ignore[index]
             versus = _summary(differences)
+            if paired is not None and key in paired and len(found) > 1:
+                versus["ci"] = interval(over_repeats(paired[key], np.random.default_rng(seed)))
             verdicts = [str(r.vs_teacher["verdict"]) for r in found]  # type: ignore[index]
             row["vs_teacher"] = {
                 "teacher": found[0].vs_teacher["teacher"],  # type: ignore[index]

@@ -28,6 +28,7 @@ class ResultRecord:
     model: str | None = None  # the teacher's model, or the saved student's folder
     setting: str | None = None  # for the teacher's best setting: which one the dev split chose
     dev_macro_f1: float | None = None  # the teacher's settings: macro-F1 on the human dev split
+    dev_settings: dict[str, float] | None = None  # teacher-best-on-dev: every setting's dev macro-F1, the choice's
     macro_f1_ci: list[float] | None = None  # 95% bootstrap interval over the test texts
     accuracy_ci: list[float] | None = None
     vs_teacher: dict[str, Any] | None = None  # a student against the teacher's line: difference, interval, verdict
@@ -86,6 +87,16 @@ def verdict_lines(records: Sequence[ResultRecord]) -> list[str]:
     return lines
 
 
+def dev_settings_line(records: Sequence[ResultRecord]) -> str | None:
+    """How the teacher's line was chosen: every setting's macro-F1 on the dev split, the chosen one in bold."""
+    best = next((r for r in records if r.dev_settings), None)
+    if best is None or not best.dev_settings:
+        return None
+    shown = [f"**{name} {score:.3f}**" if name == best.setting else f"{name} {score:.3f}"
+             for name, score in best.dev_settings.items()]  # fmt: skip
+    return f"Teacher settings on the dev split (macro-F1; the best is the teacher's line): {', '.join(shown)}"
+
+
 def render_report(records: Sequence[ResultRecord], *, title: str, notes: Sequence[str] = ()) -> str:
     parts = [f"# {title}", ""]
     parts += [f"- {note}" for note in notes]
@@ -96,6 +107,8 @@ def render_report(records: Sequence[ResultRecord], *, title: str, notes: Sequenc
         verdicts = verdict_lines(rows)
         parts += [*verdicts, ""] if verdicts else []
         parts.append(language_table(rows))
+        chosen = dev_settings_line(rows)
+        parts += ["", chosen] if chosen else []
     return "\n".join(parts) + "\n"
 
 

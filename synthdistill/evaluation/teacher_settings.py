@@ -1,7 +1,8 @@
-"""Every way of asking the teacher, scored on test (and dev), and the one chosen on dev: the teacher's line.
+"""Every way of asking the teacher, scored on dev, and the one chosen there: the teacher's line.
 
-Test data never chooses a setting: with a human dev split, the setting best on dev is reported once more as
-teacher-best-on-dev; without one, no setting is chosen.
+Test data never chooses a setting: with a human dev split, the setting best on dev is scored on test as
+teacher-best-on-dev (the others too with `evaluation.teacher_test: all`); without one, no setting is chosen and
+every setting is scored on test.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from synthdistill.evaluation.intervals import language_resampling, resampled_sco
 from synthdistill.evaluation.report import ResultRecord
 from synthdistill.evaluation.scores import classification_scores
 from synthdistill.evaluation.teacher_classifier import (
+    TeacherPrediction,
     TeacherSetting,
     calibrate,
     classify_with_teacher,
@@ -40,61 +42,65 @@ def score_teacher_settings(
     dev: Sequence[Example] | None,
     test: Sequence[Example],
 ) -> tuple[list[ResultRecord], list[dict[str, Any]]]:
-    """Every teacher setting for one language: records on test (with dev macro-F1) and test predictions.
-    `seed`: the human examples that k-shot prompts draw from."""
+    """The teacher's records for one language and its test predictions. With a dev split every setting is scored
+    on dev and the best becomes teacher-best-on-dev; on test go that one only (`teacher_test: best`, the default)
+    or every setting (`all`, and always without a dev split). `seed`: the human examples k-shot prompts draw from."""
     labels = task.label_names
     scoring = mode == "completion"
-    splits = {"test": test, **({"dev": dev} if dev else {})}
-    records: list[ResultRecord] = []
-    rows: list[dict[str, Any]] = []
+    raw: dict[tuple[int, str, str], list[TeacherPrediction]] = {}  # (shots, prompt style, split) -> predictions
+    baselines: dict[tuple[int, str], dict[str, float]] = {}
+    shots_of = {k: shots_per_label(seed, labels, k, seed=evaluation.seed) for k in evaluation.teacher_shots}
+    settings = [
+        TeacherSetting(k, style, calibrated)
+        for k in evaluation.teacher_shots
+        for style in (evaluation.teacher_prompts if scoring else ["label_name"])
+        for calibrated in ((False, True) if scoring and evaluation.teacher_calibration else (False,))
+    ]
+
+    def predictions(setting: TeacherSetting, split: str, examples: Sequence[Example]) -> list[TeacherPrediction]:
+        key = (setting.shots, setting.prompt, split)
+        if key not in raw:  # a calibrated setting reuses its plain twin's answers
+            raw[key] = classify_with_teacher(task, mode, teacher, language, [e.text for e in examples],
+                                             shots_of[setting.shots], prompt=setting.prompt)  # fmt: skip
+        if not setting.calibrated:
+            return raw[key]
+        if (setting.shots, setting.prompt) not in baselines:
+            baselines[setting.shots, setting.prompt] = content_free_baseline(
+                task, mode, teacher, language, shots_of[setting.shots], setting.prompt
+            )
+        return [calibrate(p, baselines[setting.shots, setting.prompt]) for p in raw[key]]
+
+    def scores(examples: Sequence[Example], predicted: Sequence[TeacherPrediction]) -> dict[str, Any]:
+        return classification_scores([e.label for e in examples], [p.label for p in predicted], labels)
+
+    on_dev = {s: scores(dev, predictions(s, "dev", dev))["macro_f1"] for s in settings} if dev else {}
+    chosen = max(settings, key=lambda s: (on_dev[s], -s.shots)) if on_dev else None  # ties: fewer shots
+    on_test = settings if chosen is None or evaluation.teacher_test == "all" else [chosen]
     gold = [e.label for e in test]
     draws = language_resampling(len(test), seed=evaluation.seed, language=language)
-    for k in evaluation.teacher_shots:
-        shots = shots_per_label(seed, labels, k, seed=evaluation.seed)
-        for style in evaluation.teacher_prompts if scoring else ["label_name"]:
-            raw = {
-                split: classify_with_teacher(task, mode, teacher, language, [e.text for e in examples], shots,
-                                             prompt=style)
-                for split, examples in splits.items()
-            }  # fmt: skip
-            variants = [(TeacherSetting(k, style), raw)]
-            if scoring and evaluation.teacher_calibration:
-                baseline = content_free_baseline(task, mode, teacher, language, shots, style)
-                calibrated = {split: [calibrate(p, baseline) for p in preds] for split, preds in raw.items()}
-                variants.append((TeacherSetting(k, style, calibrated=True), calibrated))
-            for setting, predictions in variants:
-                scores = {
-                    split: classification_scores([e.label for e in splits[split]], [p.label for p in preds], labels)
-                    for split, preds in predictions.items()
-                }
-                record = ResultRecord(
-                    task=task.name,
-                    language=language,
-                    classifier=setting.name,
-                    train_source="human" if shots else "none",
-                    n_train=len(shots),
-                    model=teacher.model,
-                    **{key: scores["test"][key] for key in SCORE_FIELDS},
-                    **score_intervals(resampled_scores(gold, [p.label for p in predictions["test"]], labels, draws)),
-                )
-                record.dev_macro_f1 = scores["dev"]["macro_f1"] if "dev" in scores else None
-                records.append(record)
-                rows += [
-                    {"language": language, "classifier": setting.name, "text": e.text, "gold": e.label,
-                     "predicted": p.label, "probabilities": p.probabilities, "answer": p.answer}
-                    for e, p in zip(test, predictions["test"], strict=True)
-                ]  # fmt: skip
+    records: list[ResultRecord] = []
+    rows: list[dict[str, Any]] = []
+    for setting in on_test:
+        predicted = predictions(setting, "test", test)
+        record = ResultRecord(
+            task=task.name, language=language, classifier=setting.name,
+            train_source="human" if setting.shots else "none", n_train=len(shots_of[setting.shots]),
+            model=teacher.model, **{key: scores(test, predicted)[key] for key in SCORE_FIELDS},
+            **score_intervals(resampled_scores(gold, [p.label for p in predicted], labels, draws)),
+            dev_macro_f1=on_dev.get(setting),
+        )  # fmt: skip
+        if setting == chosen:
+            best = replace(record, classifier=BEST_TEACHER, setting=setting.name)
+            best.dev_settings = {s.name: round(score, 4) for s, score in on_dev.items()}
+            records += [record, best] if len(on_test) > 1 else [best]
+        else:
+            records.append(record)
+        rows += [
+            {"language": language, "classifier": setting.name, "text": e.text, "gold": e.label,
+             "predicted": p.label, "probabilities": p.probabilities, "answer": p.answer}
+            for e, p in zip(test, predicted, strict=True)
+        ]  # fmt: skip
     return records, rows
-
-
-def best_on_dev(records: Sequence[ResultRecord]) -> ResultRecord | None:
-    """The setting with the best dev macro-F1, renamed teacher-best-on-dev; ties go to fewer shots. None without
-    a dev split."""
-    on_dev = [r for r in records if r.dev_macro_f1 is not None]
-    if not on_dev:
-        return None
-    best = max(on_dev, key=lambda r: (r.dev_macro_f1, -r.n_train))
-    return replace(best, classifier=BEST_TEACHER, setting=best.classifier)
 
 
 def teacher_reference(records: Sequence[ResultRecord]) -> ResultRecord | None:

@@ -114,6 +114,7 @@ def plan_cells(experiment: ExperimentConfig, workdir: Path) -> list[Cell]:
                                 "key": key, "task": task.name, "language": language, "labels": task.labels,
                                 "student": spec.display_name, "options": options, "source": source, "n": n,
                                 "per_class": per_class, "repeat": repeat, "seed": seed, "workdir": str(workdir),
+                                "bootstrap_seed": experiment.seed,  # one resampling of test texts for all repeats
                                 "files": {split: str(path) for split, path in chosen.items()},
                                 "task_spec": cell_task.model_dump(mode="json"),
                                 "teacher": TEACHER_SPEC.dump_python(teacher, mode="json"),

@@ -12,7 +12,7 @@ from pathlib import Path
 from synthdistill.data import atomic_write_text
 from synthdistill.errors import DataError
 from synthdistill.evaluation.tables import Table
-from synthdistill.experiments.curves import Crossover, CurvePoint
+from synthdistill.experiments.curves import BETTER, WORSE, Crossover, CurvePoint
 from synthdistill.experiments.page import Section, render_html, render_markdown
 from synthdistill.experiments.panels import check_points, grid_of, panel_names, sources_of, students_of, unique
 from synthdistill.experiments.plots import SVG_RC, heatmap_plots, learning_curve_plot, require_matplotlib
@@ -47,8 +47,7 @@ def write_experiment_report(
             plots = [learning_curve_plot(task, task_points, panels, teacher, groups)]
             plots += heatmap_plots(task, task_points, panels, teacher, groups)
             task_crossovers = [c for c in crossovers if c.task == task]
-            heading = "Crossover: the smallest N at which the student's mean beats the teacher"
-            tables = [(heading, _crossover_table(task_crossovers, task_points, panels))]
+            tables = [(CROSSOVER_HEADING, _crossover_table(task_crossovers, task_points, panels))]
             tables += _mean_tables(task, task_points, panels, teacher)
             sections.append(Section(task, plots, tables))
 
@@ -67,6 +66,12 @@ def write_experiment_report(
         atomic_write_text(directory / name, content)
         written[name] = directory / name
     return written
+
+
+CROSSOVER_HEADING = (
+    "Crossover: the smallest N at which the student is better than the teacher at 95%, over repeats and test texts"
+)
+MARKERS = {BETTER: " ▲", WORSE: " ▼"}  # the verdict against the teacher; nothing when not distinguishable
 
 
 def _crossover_text(crossover: Crossover, grid_max: int | None) -> str:
@@ -92,15 +97,18 @@ def _crossover_table(crossovers: Sequence[Crossover], points: Sequence[CurvePoin
     for c in sorted(crossovers, key=order):
         grid = grid_of(p for p in points if (p.language, p.student, p.source) == (c.language, c.student, c.source))
         grid_max = grid[-1] if grid else None
-        rows.append([c.language, c.student, c.source, f"{c.teacher:.3f}", _crossover_text(c, grid_max)])
-    headers = ["language", "student", "source", "teacher macro-F1", "crossover N [95% interval]"]
-    return Table(headers, rows, [False, False, False, True, True])
+        n_mean = str(c.n_mean) if c.n_mean is not None else "never within the grid"
+        rows.append([c.language, c.student, c.source, f"{c.teacher:.3f}", _crossover_text(c, grid_max), n_mean])
+    headers = ["language", "student", "source", "teacher macro-F1", "crossover N [95% interval]",
+               "first N with mean above teacher"]  # fmt: skip
+    return Table(headers, rows, [False, False, False, True, True, True])
 
 
 def _mean_tables(
     task: str, points: Sequence[CurvePoint], panels: Sequence[str], teacher: Mapping[tuple[str, str], float]
 ) -> list[tuple[str, Table]]:
-    """Mean ± std of macro-F1 per language and N, one table per (student, source)."""
+    """Mean ± std of macro-F1 per language and N, marked with its verdict against the teacher, one table per
+    (student, source)."""
     tables = []
     for student in students_of(points):
         for source in sources_of(points):
@@ -108,14 +116,19 @@ def _mean_tables(
             if not curve_points:
                 continue
             grid = grid_of(curve_points)
-            cells = {(p.language, p.n): f"{p.mean:.3f} ± {p.std:.3f}" for p in curve_points}
+            cells = {
+                (p.language, p.n): f"{p.mean:.3f} ± {p.std:.3f}{MARKERS.get(p.verdict or '', '')}" for p in curve_points
+            }
             rows = []
             for name in panels:
                 if any(p.language == name for p in curve_points):
                     score = teacher.get((task, name))
                     teacher_cell = f"{score:.3f}" if score is not None else "–"
                     rows.append([name, teacher_cell, *(cells.get((name, n), "–") for n in grid)])
-            heading = f"{student} on {source}: macro-F1 mean ± std ({_repeats_text(curve_points)})"
+            heading = (
+                f"{student} on {source}: macro-F1 mean ± std ({_repeats_text(curve_points)}; ▲ better, ▼ worse than "
+                "the teacher at 95% over repeats and test texts)"
+            )
             tables.append(
                 (heading, Table(["language", "teacher", *map(str, grid)], rows, [False] + [True] * (1 + len(grid))))
             )

@@ -3,6 +3,8 @@ running the teacher here as a classifier (its best setting chosen on dev, never 
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from synthdistill.config import Config, DataSpec, EvaluationSpec
@@ -11,6 +13,16 @@ from synthdistill.errors import DataError
 from synthdistill.evaluation.teacher_settings import BEST_TEACHER
 from synthdistill.experiments.config import ExperimentConfig, ExperimentTaskSpec
 from synthdistill.experiments.planning import cell_examples, experiment_teacher, task_spec
+
+
+@dataclass(frozen=True)
+class TeacherPredictions:
+    """The test predictions behind one (task, language) point of the teacher line, with the gold labels they
+    were scored against."""
+
+    setting: str
+    gold: list[str]
+    predicted: list[str | None]
 
 
 def teacher_config(experiment: ExperimentConfig, task: ExperimentTaskSpec, dev: str | None = None) -> Config:
@@ -94,3 +106,43 @@ def _draw_dev(experiment: ExperimentConfig, task: ExperimentTaskSpec, folder: Pa
             folder / "dev" / f"{language}.jsonl", [e for label in task.labels for e in chosen.get(label, [])]
         )
     return folder / "dev" / "{lang}.jsonl"
+
+
+def teacher_predictions(experiment: ExperimentConfig, out: Path) -> dict[tuple[str, str], TeacherPredictions]:
+    """Per (task, language), the teacher's test predictions in the setting its line uses (best on dev, else the
+    first), so students can be compared with it text by text; none for a line read from a results file (scores
+    only) or a folder where the teacher's predictions are missing."""
+    from synthdistill.pipeline import TEACHER_PREDICTIONS_FILE, TEACHER_RESULTS_FILE
+
+    reference = experiment.teacher
+    if reference is None or reference.results:
+        return {}
+    found: dict[tuple[str, str], TeacherPredictions] = {}
+    for task in experiment.task_specs():
+        folder = out / "teacher" / task.name
+        if not (folder / TEACHER_RESULTS_FILE).is_file() or not (folder / TEACHER_PREDICTIONS_FILE).is_file():
+            continue
+        records = read_json_file(folder / TEACHER_RESULTS_FILE, "teacher results")
+        settings: dict[str, str] = {}
+        for language in experiment.languages:
+            mine = [r for r in records if r.get("language") == language]
+            if mine:  # the record `teacher_line` takes, and the setting whose predictions it scored
+                best = next((r for r in mine if r.get("classifier") == BEST_TEACHER), mine[0])
+                settings[language] = best.get("setting") or best["classifier"]
+        rows: dict[str, tuple[list[str], list[str | None]]] = {}
+        path = folder / TEACHER_PREDICTIONS_FILE
+        with open(path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                try:
+                    row = json.loads(line)
+                    language, classifier = row["language"], row["classifier"]
+                    gold, predicted = row["gold"], row["predicted"]
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    raise DataError(f"{path}: line {number}: not a teacher prediction") from None
+                if settings.get(language) == classifier:
+                    golds, predictions = rows.setdefault(language, ([], []))
+                    golds.append(gold)
+                    predictions.append(predicted)
+        for language, (golds, predictions) in rows.items():
+            found[(task.name, language)] = TeacherPredictions(settings[language], golds, predictions)
+    return found

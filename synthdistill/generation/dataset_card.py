@@ -69,6 +69,43 @@ def mean_pairwise_similarity(texts: Sequence[str], seed: int = 0) -> float:
     return total / len(ranks)
 
 
+def sampling_lines(config: Config, metas: Sequence[Mapping[str, object]], teacher_model: str) -> list[str]:
+    """Everything that decides what the teacher samples, so a remote run can be matched or repeated: the settings
+    sent, the per-request seeds, and what the server said about itself (model answering, system fingerprint)."""
+    teacher, generation = config.teacher, config.generation
+    penalty = generation.repetition_penalty
+    lines = [
+        f"- Sampling sent with every generation request: temperature {generation.temperature:g}, top_p "
+        f"{generation.top_p:g}, repetition penalty {'none' if penalty is None else f'{penalty:g}'}, "
+        f"max_tokens {generation.max_tokens} per sample",
+        f"- Seeds: each request carries its own (`seed` in synthetic.jsonl and dropped.jsonl), derived from "
+        f"generation.seed {generation.seed}, the task, language and label, and the request's index",
+    ]
+    served = sorted({str(m["served_model"]) for m in metas if m.get("served_model")})
+    lines.append(
+        f"- Model asked for: `{teacher_model}`"
+        + (f"; the server answered as {', '.join(f'`{m}`' for m in served)}" if served else "")
+    )
+    fingerprints = sorted({str(m["fingerprint"]) for m in metas if m.get("fingerprint")})
+    if fingerprints:
+        lines.append(
+            f"- Server fingerprint (system_fingerprint): {', '.join(f'`{f}`' for f in fingerprints)}"
+            + (" (changed during the run: its answers may not be repeatable)" if len(fingerprints) > 1 else "")
+        )
+    else:
+        lines.append("- Server fingerprint: none reported")
+    if teacher.backend == "embedded":
+        lines.append(
+            "- Reproducible: one llama.cpp slot, one request at a time in a fixed order; the same config on the same "
+            "machine writes the same bytes"
+            if teacher.is_reproducible
+            else f"- Not reproducible: {teacher.n_parallel} llama.cpp slots, {teacher.max_concurrency} requests in "
+            "flight; an answer depends on which requests share its batch, so runs differ slightly (reproducible: "
+            "true repeats exactly)"
+        )
+    return lines
+
+
 def render_card(
     config: Config,
     samples: Sequence[Example],
@@ -131,6 +168,7 @@ def render_card(
         lines.append(f"- Estimated cost of all answers at the configured prices: {cost:.4f}")
 
     lines += ["", "## How it was made", ""]
+    lines += sampling_lines(config, [s.meta for s in samples] + [d.meta for d in dropped], teacher_model)
     templates = sorted({str(s.meta.get("template")) for s in samples} | {str(d.meta.get("template")) for d in dropped})
     lines.append(f"- Templates: {', '.join(t for t in templates if t != 'None') or 'none'}")
     # the language-ID model is loaded only when the filter is on

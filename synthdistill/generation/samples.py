@@ -55,7 +55,12 @@ def _collect(
                 "sample_index": job.call_index * job.n_samples + position,
                 "n_demos": job.n_demos,
                 "round": job.round,
+                "seed": job.request.seed,
             }
+            if answer.served_model is not None and answer.served_model != teacher.model:
+                meta["served_model"] = answer.served_model
+            if answer.fingerprint is not None:
+                meta["fingerprint"] = answer.fingerprint
             if job.attribute is not None:
                 meta["attribute"] = job.attribute
             if job.taboo:

@@ -72,7 +72,7 @@ def open_teacher(spec: TeacherSpec, cache_path: str | Path | None = None, *, pro
     return Teacher(
         backend,
         cache,
-        max_concurrency=spec.max_concurrency,
+        max_concurrency=spec.concurrency,
         progress=progress,
         rate_limiter=RateLimiter(spec.requests_per_minute, spec.tokens_per_minute),
         budget=Budget(spec.max_requests, spec.max_tokens),

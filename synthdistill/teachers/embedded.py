@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -36,7 +37,7 @@ DEFAULT_CACHE_RAM_MIB = 512  # bench/embedded_memory.py: as fast as 8192 (llama.
 
 @dataclass(frozen=True)
 class ServerSettings:
-    n_parallel: int = 4  # slots decoding concurrently
+    n_parallel: int = 1  # slots decoding concurrently
     n_ctx: int = 8192  # context shared by all slots
     n_threads: int | None = None  # default: all cores
     port: int = 0  # 0: any free port
@@ -52,11 +53,25 @@ def _xllamacpp() -> ModuleType:
     return xllamacpp
 
 
-def server_params(model_path: Path, settings: ServerSettings) -> xllamacpp.CommonParams:
+def model_name(model_path: Path | None) -> str:
+    """What the embedded teacher calls its model, in provenance and in the server's answers (never a local path)."""
+    return DEFAULT_MODEL_NAME if model_path is None else model_path.stem
+
+
+def engine_version() -> str:
+    """The llama.cpp build serving the embedded teacher (its server reports no build of its own)."""
+    try:
+        return f"xllamacpp {metadata.version('xllamacpp')}"
+    except metadata.PackageNotFoundError:
+        return "xllamacpp (not installed)"
+
+
+def server_params(model_path: Path, settings: ServerSettings, name: str | None = None) -> xllamacpp.CommonParams:
     """llama.cpp's parameters for `settings`: kept apart from starting the server so tests can check them."""
     threads = settings.n_threads or os.cpu_count() or 2
     params = _xllamacpp().CommonParams()
     params.model.path = str(model_path)
+    params.model_alias = {name or model_path.stem}  # answers name the model, not the file's path on this machine
     params.n_ctx = settings.n_ctx
     params.n_parallel = settings.n_parallel
     params.cpuparams.n_threads = threads
@@ -77,10 +92,11 @@ class EmbeddedServer:
     def __init__(self, model_path: str | Path | None = None, settings: ServerSettings | None = None):
         settings = settings or ServerSettings()
         xllamacpp = _xllamacpp()
+        name = model_name(Path(model_path) if model_path else None)
         path = Path(model_path) if model_path else default_model_path()
         if not path.is_file():
             raise TeacherError(f"{path}: GGUF model file not found")
-        params = server_params(path, settings)
+        params = server_params(path, settings, name)
         try:
             self._server = xllamacpp.Server(params)
         except Exception as err:  # the extension raises plain RuntimeError/ValueError
@@ -114,7 +130,8 @@ class EmbeddedBackend:
         self.model_path = Path(model_path) if model_path else None
         if self.model_path is not None and not self.model_path.is_file():
             raise TeacherError(f"{self.model_path}: GGUF model file not found")
-        self.model = DEFAULT_MODEL_NAME if self.model_path is None else self.model_path.stem
+        self.model = model_name(self.model_path)
+        self._engine = engine_version()
         self.score_top_k = score_top_k
         self.settings = settings or ServerSettings()
         self._client_options = {
@@ -139,7 +156,9 @@ class EmbeddedBackend:
         return self._client
 
     async def complete(self, request: CompletionRequest) -> Completion:
-        return await self._started_client().complete(request)
+        answer = await self._started_client().complete(request)
+        answer.fingerprint = self._engine  # llama.cpp's own says "b0-unknown" in this build
+        return answer
 
     async def aclose(self) -> None:
         if self._client is not None:

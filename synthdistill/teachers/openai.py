@@ -54,6 +54,10 @@ def _top_logprobs(logprobs: Any) -> list[dict[str, float]]:
     return []
 
 
+def _optional_text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 def parse_completion(body: Any, mode: PromptMode) -> Completion:
     """Turn a response body into a Completion; a malformed body raises _RetryableError."""
     try:
@@ -68,6 +72,8 @@ def parse_completion(body: Any, mode: PromptMode) -> Completion:
             top_logprobs=_top_logprobs(choice.get("logprobs")),
             prompt_tokens=int(usage.get("prompt_tokens") or 0),
             completion_tokens=int(usage.get("completion_tokens") or 0),
+            served_model=_optional_text(body.get("model")),
+            fingerprint=_optional_text(body.get("system_fingerprint")),
         )
     except (KeyError, IndexError, TypeError, ValueError, AttributeError) as err:
         raise _RetryableError(f"malformed answer ({type(err).__name__}: {err})") from None

@@ -61,15 +61,22 @@ class Completion:
     top_logprobs: list[dict[str, float]] = field(default_factory=list)  # one dict per generated token
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    served_model: str | None = None  # the model the server says answered, when it says
+    fingerprint: str | None = None  # the server's system_fingerprint (its build and configuration), when it reports one
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        row = {
             "text": self.text,
             "finish_reason": self.finish_reason,
             "top_logprobs": self.top_logprobs,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
         }
+        if self.served_model is not None:  # absent rather than null: a cache holds millions of rows
+            row["served_model"] = self.served_model
+        if self.fingerprint is not None:
+            row["fingerprint"] = self.fingerprint
+        return row
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Completion:
