@@ -75,7 +75,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         configs = {
-            setting: sliced_config(folder, setting, args.samples_per_label, args.texts) for setting in args.settings
+            setting: sliced_config(
+                folder, setting.replace(":", "-"), teacher_settings(setting), args.samples_per_label, args.texts
+            )
+            for setting in args.settings
         }
         runs: dict[str, list[tuple[float, float, str, str]]] = {setting: [] for setting in args.settings}
         for repeat in range(args.repeats):  # interleaved, so a busy spell on the machine hits every setting

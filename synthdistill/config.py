@@ -265,8 +265,20 @@ class GenerationSpec(_Strict):
     repetition_penalty: float | None = Field(
         None, gt=0, description="1.2 in the literature; sent only when set (OpenAI's own API rejects it)"
     )
-    max_tokens: int = Field(80, ge=1, description="per sample; a request for several samples gets a multiple")
+    max_tokens: Literal["auto"] | Annotated[int, Field(ge=1)] = Field(
+        "auto",
+        description="tokens per sample (a request for several gets a multiple): a whole number ≥ 1, or auto: "
+        "sized per language from its seed texts' lengths in the teacher's tokens",
+    )
     seed: int = Field(0, description="seeds demonstrations, sampling and students; same seed, same requests")
+
+    @field_validator("max_tokens", mode="before")
+    @classmethod
+    def _auto_or_tokens(cls, value: object) -> object:
+        """One clear message instead of one per member of the union."""
+        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+            return value
+        raise ValueError(f"must be auto or a whole number of tokens, at least 1 (got {value!r})")
 
     @field_validator("demo_language")
     @classmethod

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +39,7 @@ from synthdistill.evaluation.intervals import (
     resampled_scores,
     score_intervals,
 )
-from synthdistill.evaluation.repeats import render_repeats, summarise_repeats
+from synthdistill.evaluation.repeats import RepeatKey, render_repeats, summarise_repeats
 from synthdistill.evaluation.report import ResultRecord, write_results
 from synthdistill.evaluation.scores import classification_scores
 from synthdistill.evaluation.teacher_settings import (
@@ -52,6 +52,7 @@ from synthdistill.generation.filters import filter_samples, teacher_check
 from synthdistill.generation.label_summaries import summarise_labels
 from synthdistill.generation.samples import generate_samples
 from synthdistill.generation.self_revision import revise_samples
+from synthdistill.generation.token_budgets import TokenBudget, token_budgets
 from synthdistill.students.base import probability_rows
 from synthdistill.students.registry import load_student, student_registry
 from synthdistill.teachers import Teacher, TeacherStats, open_teacher
@@ -161,11 +162,26 @@ def _seed_pools(config: Config, datasets: dict[str, LanguageData]) -> dict[str, 
     return pools
 
 
+@dataclass
+class GeneratedData:
+    samples: list[Example]
+    dropped: list[DroppedSample]
+    budgets: dict[str, TokenBudget]  # per language, max_tokens per sample and how it was found
+
+
 def generate(
     config: Config, out: str | Path, teacher: Teacher | None = None, *, progress: bool = True
 ) -> tuple[list[Example], list[DroppedSample]]:
     """Write synthetic.jsonl (kept samples with provenance), dropped.jsonl, dataset_card.md and, with label
     summaries, label_summaries.json."""
+    generated = generate_data(config, out, teacher, progress=progress)
+    return generated.samples, generated.dropped
+
+
+def generate_data(
+    config: Config, out: str | Path, teacher: Teacher | None = None, *, progress: bool = True
+) -> GeneratedData:
+    """`generate`, also returning each language's token budget (a shard hands it to the merged card)."""
     out = output_folder(out)
     datasets = load_datasets(config)
     seeds = _seed_pools(config, datasets)
@@ -174,7 +190,8 @@ def generate(
         summaries = (
             summarise_labels(task, mode, active, seeds, seed=generation.seed) if generation.label_summaries else None
         )
-        raw, dropped = generate_samples(task, generation, mode, active, seeds, summaries)
+        budgets = token_budgets(generation, task.languages, seeds, active)
+        raw, dropped = generate_samples(task, generation, mode, active, seeds, summaries, budgets)
         seed_texts = [example.text for pool in seeds.values() for example in pool]
         samples, filtered = filter_samples(raw, config.filters, seed_texts=seed_texts)
         dropped += filtered
@@ -185,8 +202,8 @@ def generate(
             shots, seed = config.filters.teacher_check_shots, config.evaluation.seed
             samples, rejected = teacher_check(task, mode, active, samples, seeds, shots=shots, seed=seed)
             dropped += rejected
-        write_generation_outputs(config, out, samples, dropped, active.stats, active.model, summaries)
-    return samples, dropped
+        write_generation_outputs(config, out, samples, dropped, active.stats, active.model, summaries, budgets)
+    return GeneratedData(samples, dropped, budgets)
 
 
 def write_generation_outputs(
@@ -197,6 +214,7 @@ def write_generation_outputs(
     stats: TeacherStats,
     model: str,
     summaries: dict | None,
+    budgets: Mapping[str, TokenBudget],
 ) -> None:
     """synthetic.jsonl, dropped.jsonl, the dataset card and label_summaries.json of a finished generation."""
     if summaries is not None:
@@ -205,7 +223,9 @@ def write_generation_outputs(
     if stats.not_sent:
         status = (f"incomplete: the teacher budget was spent and {stats.not_sent} requests were not sent; "
                   "re-run with a larger budget to continue (every answer so far is cached)")  # fmt: skip
-    card = render_card(config, samples, dropped, stats, teacher_model=model, summaries=summaries, status=status)
+    card = render_card(
+        config, samples, dropped, stats, teacher_model=model, budgets=budgets, summaries=summaries, status=status
+    )
     write_jsonl(out / DROPPED_FILE, (row.to_dict() for row in dropped))
     atomic_write_text(out / "dataset_card.md", card)
     write_examples(out / SYNTHETIC_FILE, samples)
@@ -466,16 +486,16 @@ def run_repeated(config: Config, out: str | Path, repeats: int, *, progress: boo
         runs.append(run(repeated, out / f"repeat-{k + 1}", progress=progress, caches=out))
     rows = summarise_repeats(
         [summary.records for summary in runs],
-        paired_differences(config, [out / f"repeat-{k + 1}" for k in range(repeats)]),
+        resampled_runs(config, [out / f"repeat-{k + 1}" for k in range(repeats)]),
         seed=config.evaluation.seed,
     )
     seeds = f"{config.generation.seed} to {config.generation.seed + repeats - 1}"
     notes = [
         f"Task `{config.task.name}`: the whole job {repeats} times, generation seeds {seeds} (outputs in repeat-K/); "
         "scores on the human-labelled test split.",
-        "macro-F1: mean ± sd over the runs [95% t-interval of the mean]; vs teacher: the student's macro-F1 minus "
-        "the teacher's line, mean ± sd over the runs [95% interval resampling the runs and the test texts together, "
-        f"paired with the teacher on the same texts, {RESAMPLES:,} resamples], better or worse when it excludes 0; "
+        "macro-F1: mean ± sd over the runs [95% interval resampling the runs and the test texts together, "
+        f"{RESAMPLES:,} resamples]; vs teacher: the student's macro-F1 minus the teacher's line, mean ± sd over the "
+        "runs [the same interval, paired with the teacher on the same texts], better or worse when it excludes 0; "
         "single runs said: each run's own paired bootstrap verdict.",
     ]
     report = render_repeats(rows, title=f"synthdistill: {config.task.name}, {repeats} runs", notes=notes)
@@ -484,26 +504,32 @@ def run_repeated(config: Config, out: str | Path, repeats: int, *, progress: boo
     return RepeatedRunSummary(runs, rows, report)
 
 
-def paired_differences(config: Config, folders: Sequence[Path]) -> dict[tuple[str, str, str], np.ndarray]:
-    """(language, classifier, train source) -> [run, resample] student-minus-teacher macro-F1 on the shared
-    resampled test texts, from each run folder's predictions; a student any run lacks is left out."""
+def resampled_runs(config: Config, folders: Sequence[Path]) -> dict[str, dict[RepeatKey, np.ndarray]]:
+    """Each run folder's scores on the shared resampled test texts, from its predictions: "macro_f1" maps
+    (language, classifier, train source) to [run, resample] macro-F1 (the teacher's line included), "vs_teacher"
+    a student to its macro-F1 minus the teacher's on the same texts. A classifier any run lacks is left out."""
     labels = config.task.label_names
-    found: dict[tuple[str, str, str], list[np.ndarray]] = {}
+    found: dict[str, dict[RepeatKey, list[np.ndarray]]] = {"macro_f1": {}, "vs_teacher": {}}
     for language, data in load_datasets(config).items():
         gold = [e.label for e in data.test]
         draws = language_resampling(len(gold), seed=config.evaluation.seed, language=language)
         for folder in folders:
             records = [ResultRecord(**r) for r in json.loads((folder / TEACHER_RESULTS_FILE).read_text("utf-8"))]
-            teacher = teacher_resampled(folder, teacher_reference([r for r in records if r.language == language]),
-                                        gold, labels, draws)  # fmt: skip
-            if teacher is None:
-                continue
-            teacher_f1 = teacher["macro_f1"]
+            reference = teacher_reference([r for r in records if r.language == language])
+            teacher = teacher_resampled(folder, reference, gold, labels, draws)
+            if reference is not None and teacher is not None:
+                key = (language, reference.classifier, reference.train_source)
+                found["macro_f1"].setdefault(key, []).append(teacher["macro_f1"])
             for key, predicted in read_student_predictions(folder / STUDENT_PREDICTIONS_FILE).items():
                 if key[0] == language and len(predicted) == len(gold):
-                    student_f1 = resampled_scores(gold, predicted, labels, draws)["macro_f1"]
-                    found.setdefault(key, []).append(student_f1 - teacher_f1)
-    return {key: np.stack(arrays) for key, arrays in found.items() if len(arrays) == len(folders)}
+                    student = resampled_scores(gold, predicted, labels, draws)["macro_f1"]
+                    found["macro_f1"].setdefault(key, []).append(student)
+                    if teacher is not None:
+                        found["vs_teacher"].setdefault(key, []).append(student - teacher["macro_f1"])
+    return {
+        kind: {key: np.stack(arrays) for key, arrays in by_key.items() if len(arrays) == len(folders)}
+        for kind, by_key in found.items()
+    }
 
 
 def predict(student_dir: str | Path, texts: Sequence[str]) -> list[dict]:

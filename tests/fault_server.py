@@ -21,11 +21,25 @@ class FaultServer:
     """Steps: ("ok",), ("status", code, headers), ("hang", seconds), ("garbage", raw_text), ("json", body),
     ("echo", delay): a sample naming the prompt's label."""
 
-    def __init__(self, steps: list[tuple]):
+    def __init__(self, steps: list[tuple], tokenize_steps: list[tuple] | None = None):
         self.steps = list(steps)
         self.received: list[dict] = []
         self.headers: list[dict] = []
         self.url = ""
+        self.tokenize_steps = list(tokenize_steps or [])
+        self.tokenized: list[dict] = []  # bodies that reached /tokenize
+
+    async def tokenize(self, request: web.Request) -> web.StreamResponse:
+        """/tokenize at the root, as llama.cpp serves it; ("words",): one token per word of `content`,
+        ("status", code), ("json", body)."""
+        body = await request.json()
+        self.tokenized.append(body)
+        step = self.tokenize_steps.pop(0) if self.tokenize_steps else ("words",)
+        if step[0] == "status":
+            return web.Response(status=step[1], text="scripted failure")
+        if step[0] == "json":
+            return web.json_response(step[1])
+        return web.json_response({"tokens": list(range(len(body.get("content", "").split())))})
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
@@ -52,8 +66,9 @@ class FaultServer:
 
 
 @contextmanager
-def fault_server(steps: list[tuple]) -> Iterator[FaultServer]:
-    server = FaultServer(steps)
+def fault_server(steps: list[tuple], tokenize: list[tuple] | None = None) -> Iterator[FaultServer]:
+    """`tokenize`: steps of a /tokenize endpoint; without them the server has none (404)."""
+    server = FaultServer(steps, tokenize)
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     runner_box: dict = {}
@@ -62,6 +77,8 @@ def fault_server(steps: list[tuple]) -> Iterator[FaultServer]:
         app = web.Application()
         app.router.add_post("/v1/completions", server.handle)
         app.router.add_post("/v1/chat/completions", server.handle)
+        if tokenize is not None:
+            app.router.add_post("/tokenize", server.tokenize)
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -7,7 +7,7 @@ from itertools import combinations
 
 import synthdistill.generation.near_duplicates as near_duplicates
 from synthdistill.generation import language_id
-from synthdistill.generation.dataset_card import distinct_ngrams, mean_pairwise_similarity
+from synthdistill.generation.dataset_card import distinct_ngrams, diversity_unit, mean_pairwise_similarity
 from synthdistill.generation.filters import deduplicate
 from synthdistill.generation.near_duplicates import jaccard, shingles
 from synthdistill.pipeline import generate
@@ -133,3 +133,42 @@ def test_card_records_what_decides_sampling_and_what_the_server_said(tmp_path):
     rows = [json.loads(line) for line in (tmp_path / "out/synthetic.jsonl").read_text().splitlines()]
     assert all(isinstance(r["seed"], int) for r in rows) and len({r["seed"] for r in rows}) == len(rows)
     assert {r["fingerprint"] for r in rows} == {"fp_a", "fp_b"}
+
+
+def _whitespace_distinct_1(texts: list[str]) -> float:
+    """distinct-1 as the card counted it before: runs of word characters."""
+    import re
+
+    words = [w for t in texts for w in re.findall(r"\w+", t.casefold())]
+    return len(set(words)) / len(words)
+
+
+# Repetitive sentences in scripts written without spaces: one template, a few words changed
+JAPANESE = [f"今日は{city}で{weather}が降りました" for city in ("東京", "大阪", "京都", "札幌", "福岡")
+            for weather in ("雨", "雪", "雹", "霧雨")]  # fmt: skip
+THAI = [f"วันนี้ฝนตกที่{city}ตอน{time}" for city in ("กรุงเทพ", "เชียงใหม่", "ภูเก็ต", "ขอนแก่น", "พัทยา")
+        for time in ("เช้า", "เย็น", "บ่าย", "กลางคืน")]  # fmt: skip
+
+
+def test_distinct_n_counts_characters_where_words_are_not_spaced():
+    """A whitespace word was a whole sentence in Japanese (distinct-1 0.96 for a repetitive run); characters
+    with their marks are the unit there now, and the card says so."""
+    assert _whitespace_distinct_1(JAPANESE) == 1.0  # every sentence one "word"
+    # (Thai's were pieces cut at every vowel sign: วันนี้ฝนตกที่กรุงเทพตอนเช้า gave ว, นน, ฝนตกท, กร, งเทพตอนเช, า)
+    for texts in (JAPANESE, THAI):
+        distinct_1, distinct_2 = distinct_ngrams(texts, (1, 2))
+        assert distinct_1 < 0.1 and distinct_2 < 0.15
+    # the Japanese units are its characters: 20 sentences of 12 or 13, 18 distinct characters
+    units = sum(len(t) for t in JAPANESE)
+    assert distinct_ngrams(JAPANESE, (1,)) == [len(set("".join(JAPANESE))) / units]
+    # a Thai vowel sign or tone mark stays with its consonant: ที่ is one unit, not three
+    assert distinct_ngrams(["ที่ที่"], (1,)) == [0.5]
+    assert [diversity_unit(code) for code in ("ja", "tha_Thai", "zh", "en", "tel_Telu")] == [
+        "characters", "characters", "characters", "words", "words",
+    ]  # fmt: skip
+
+
+def test_a_word_with_vowel_signs_stays_one_word():
+    """Telugu and Devanagari vowel signs are no word characters: before, they cut each word in pieces."""
+    assert distinct_ngrams(["తెలుగు భాష తెలుగు", "नमस्ते दुनिया"], (1, 2)) == [4 / 5, 3 / 3]
+    assert distinct_ngrams(["tiếng Việt tiếng"], (1,)) == [2 / 3]  # decomposed or not, one word

@@ -87,6 +87,20 @@ def test_embedded_backend_starts_only_when_needed_and_stops():
     assert backend.server is None
 
 
+@pytest.mark.slow
+def test_embedded_backend_counts_tokens_with_the_models_own_tokenizer():
+    """llama.cpp's /tokenize, through the embedded backend: Gemma 3's own counts, without a start-of-text token,
+    and nearly twice as many for the same sentence in Swahili as in English (what token budgets are for)."""
+    backend = EmbeddedBackend(settings=ServerSettings(n_parallel=1, n_ctx=1024))
+    teacher = Teacher(backend, progress=False)
+    english = "The team won the football match in the final minute."
+    swahili = "Timu ilishinda mechi ya mpira wa miguu katika dakika ya mwisho."
+    assert backend.server is None
+    assert teacher.count_tokens([english, swahili, "Hello"]) == [11, 20, 1]
+    assert backend.server is not None  # started to count, as it would be to answer
+    teacher.close()
+
+
 # llama.cpp keeps saved prompt states in host memory up to cache_ram_mib (its default: 8192 MiB), and the
 # teacher's classification stage grew a run past 5.5 GB resident: the bound must reach the server.
 

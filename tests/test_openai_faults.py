@@ -173,3 +173,49 @@ def test_the_served_model_and_fingerprint_are_kept_and_survive_the_cache(tmp_pat
     assert cache.get(request_key("m", REQUEST)) == answer
     cache.close()
     assert Completion.from_dict({"text": "an answer cached before fingerprints were kept"}).fingerprint is None
+
+
+# ------------------------------------------------------------------------------------- the server's tokenizer
+
+
+def count_tokens(url: str, texts: list[str], **options):
+    backend = OpenAICompatibleBackend(url, "m", mode="completion", backoff_s=0.05, **options)
+    return backend, Teacher(backend, progress=False).count_tokens(texts)
+
+
+def test_token_counts_come_from_the_servers_tokenize_without_special_tokens():
+    with fault_server([], tokenize=[]) as server:
+        _, counts = count_tokens(server.url, ["one two three", "four", "five six"])
+    assert counts == [3, 1, 2]
+    assert sorted(body["content"] for body in server.tokenized) == ["five six", "four", "one two three"]
+    assert all(body["prompt"] == body["content"] and body["add_special_tokens"] is False for body in server.tokenized)
+
+
+def test_a_server_without_a_tokenizer_is_asked_once():
+    with fault_server([], tokenize=[("status", 404)] * 3) as server:
+        backend, counts = count_tokens(server.url, ["a b", "c"])
+        again = Teacher(backend, progress=False).count_tokens(["d e f"])
+    assert counts is None and again is None and len(server.tokenized) == 1
+    with fault_server([]) as server:  # no route at all reads the same
+        assert count_tokens(server.url, ["a b"])[1] is None
+
+
+@pytest.mark.parametrize(
+    ("steps", "reason"),
+    [
+        ([("status", 500)] * 5, "failed after 3 attempts: HTTP 500"),
+        ([("json", {"tokens": []})], "no tokens for a text of 7 characters"),
+        ([("json", {"count": 2})], "no token list"),
+        ([("status", 400)], "HTTP 400"),
+        ([("words",), ("status", 400)], "HTTP 400"),  # the first text counted, a later one refused
+    ],
+)
+def test_a_failing_tokenizer_raises_a_teacher_error_never_a_count(steps, reason):
+    with fault_server([], tokenize=steps) as server, pytest.raises(TeacherError, match=reason):
+        count_tokens(server.url, ["one two", "three", "four five"], max_retries=2)
+
+
+def test_transient_tokenizer_faults_are_retried():
+    with fault_server([], tokenize=[("status", 503), ("status", 500)]) as server:
+        _, counts = count_tokens(server.url, ["one two"], max_retries=3)
+    assert counts == [2] and len(server.tokenized) == 3

@@ -45,9 +45,10 @@ def test_the_verdict_over_runs_also_resamples_the_test_texts():
     runs = [[record("embed", 0.6, 0.10)] for _ in range(3)]
     swings = np.linspace(-0.2, 0.4, 1000)  # one run's difference on each test resample
     paired = {("en", "embed", "synthetic"): np.stack([swings, swings, swings])}
-    [row] = summarise_repeats(runs, paired, seed=0)
+    [row] = summarise_repeats(runs, {"vs_teacher": paired, "macro_f1": {k: v + 0.5 for k, v in paired.items()}})
     assert row["vs_teacher"]["sd"] == 0.0 and row["vs_teacher"]["verdict"] == "not distinguishable"
     assert row["vs_teacher"]["ci"][0] < 0 < row["vs_teacher"]["ci"][1]
+    assert row["macro_f1"]["ci"][0] < 0.6 < row["macro_f1"]["ci"][1]  # the score's interval has the same width
     [without] = summarise_repeats(runs)  # the runs' t-interval alone: zero width, "better"
     assert without["vs_teacher"]["verdict"] == "better"
     # resample b of over_repeats: the mean of the drawn runs' scores on test resample b

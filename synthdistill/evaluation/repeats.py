@@ -1,7 +1,8 @@
 """The whole loop repeated: how much a verdict moves between runs that differ only in the generation seed.
 
-Each classifier's macro-F1 over the runs gives a mean, its standard deviation and the 95% interval of the mean
-(t-distribution). Each student's difference to the teacher's line gets a verdict by the rule of a single run,
+Each classifier's macro-F1 over the runs gives a mean, its standard deviation and a 95% interval that resamples
+the runs and the test texts together (the t-interval of the mean where no per-text predictions are given). Each
+student's difference to the teacher's line gets a verdict by the rule of a single run,
 widened to the runs: the 95% interval resamples the runs and the test texts together (paired with the teacher on
 the same texts), so neither a lucky run nor a lucky test set decides it; beside it, how many single runs said
 better or worse.
@@ -20,8 +21,11 @@ from synthdistill.evaluation.tables import Table, markdown_table
 from synthdistill.languages import resolve_language
 
 
-def _summary(values: Sequence[float]) -> dict[str, Any]:
+def _summary(values: Sequence[float], resampled: np.ndarray | None = None, seed: int = 0) -> dict[str, Any]:
+    """Mean and sd over the runs; the interval over runs and test texts when the resampled scores are given."""
     mean, std, low, high = mean_interval(values)
+    if resampled is not None:
+        low, high = interval(over_repeats(resampled, np.random.default_rng(seed)))
     return {"mean": round(mean, 4), "sd": round(std, 4), "ci": [round(low, 4), round(high, 4)]}
 
 
@@ -29,12 +33,18 @@ RepeatKey = tuple[str, str, str]  # language, classifier, train source
 
 
 def summarise_repeats(
-    runs: Sequence[Sequence[ResultRecord]], paired: Mapping[RepeatKey, np.ndarray] | None = None, *, seed: int = 0
+    runs: Sequence[Sequence[ResultRecord]],
+    resampled: Mapping[str, Mapping[RepeatKey, np.ndarray]] | None = None,
+    *,
+    seed: int = 0,
 ) -> list[dict[str, Any]]:
     """One row per (language, classifier, train source) found in every run, in the first run's order.
 
-    `paired[key][r, b]`: run r's student-minus-teacher macro-F1 on test resample b; where given, the verdict's
-    interval is `over_repeats` of it (drawn with `seed`), else the t-interval of the runs' differences."""
+    `resampled["macro_f1"][key][r, b]`: run r's macro-F1 on test resample b, and `resampled["vs_teacher"]` the
+    same for a student minus the teacher; where given, an interval is `over_repeats` of it (runs drawn with
+    `seed`), else the t-interval of the runs' values."""
+    scores = (resampled or {}).get("macro_f1", {})
+    differences = (resampled or {}).get("vs_teacher", {})
     keyed = [{(r.language, r.classifier, r.train_source): r for r in records} for records in runs]
     rows = []
     for key in keyed[0] if keyed else {}:
@@ -44,14 +54,12 @@ def summarise_repeats(
         row: dict[str, Any] = {
             "language": key[0], "classifier": key[1], "train_source": key[2], "runs": len(found),
             "n_train": [r.n_train for r in found],
-            "macro_f1": {**_summary([r.macro_f1 for r in found]), "per_run": [r.macro_f1 for r in found]},
+            "macro_f1": {**_summary([r.macro_f1 for r in found], scores.get(key), seed),
+                         "per_run": [r.macro_f1 for r in found]},
             "accuracy": _summary([r.accuracy for r in found]),
         }  # fmt: skip
         if all(r.vs_teacher for r in found):
-            differences = [float(r.vs_teacher["difference"]) for r in found]  # type: ignore[index]
-            versus = _summary(differences)
-            if paired is not None and key in paired and len(found) > 1:
-                versus["ci"] = interval(over_repeats(paired[key], np.random.default_rng(seed)))
+            versus = _summary([float(r.vs_teacher["difference"]) for r in found], differences.get(key), seed)  # type: ignore[index]
             verdicts = [str(r.vs_teacher["verdict"]) for r in found]  # type: ignore[index]
             row["vs_teacher"] = {
                 "teacher": found[0].vs_teacher["teacher"],  # type: ignore[index]
@@ -70,7 +78,7 @@ def _mean_sd(summary: dict[str, Any], signed: bool = False) -> str:
 
 
 def render_repeats(rows: Sequence[dict[str, Any]], *, title: str, notes: Sequence[str] = ()) -> str:
-    """repeats.md: per language, each classifier's mean ± sd over the runs with the 95% interval of the mean."""
+    """repeats.md: per language, each classifier's mean ± sd over the runs with its 95% interval."""
     parts = [f"# {title}", "", *(f"- {note}" for note in notes)]
     for language in dict.fromkeys(row["language"] for row in rows):
         mine = [row for row in rows if row["language"] == language]
@@ -84,7 +92,7 @@ def render_repeats(rows: Sequence[dict[str, Any]], *, title: str, notes: Sequenc
                 row["classifier"], row["train_source"], _mean_sd(row["macro_f1"]),
                 f"{_mean_sd(versus, signed=True)} {versus['verdict']}" if versus else "", said,
             ])  # fmt: skip
-        headers = ["classifier", "train source", "macro-F1 mean ± sd [95% CI of the mean]",
+        headers = ["classifier", "train source", "macro-F1 mean ± sd [95% CI]",
                    "vs teacher: mean difference ± sd [95% CI]", "single runs said"]  # fmt: skip
         parts.append(markdown_table(Table(headers, table, [False, False, True, True, False])))
     return "\n".join(parts) + "\n"

@@ -1,7 +1,7 @@
 """Generation spread over a cluster: one shard per language, each a full `generate` (prompts, teacher, filters)
 in its own folder with its own request cache, run by an executor (Ray); the driver merges the shards into the
-usual outputs. Prompts are planned per language from the config alone, so the shards send exactly the
-requests a single-process run sends.
+usual outputs. Prompts are planned per language from the config alone (and that language's seed texts, which
+size its max_tokens), so the shards send exactly the requests a single-process run sends.
 
 On a multi-machine cluster, OUT must be on storage every node sees for shards to resume from their caches;
 budget caps (max_requests, max_tokens) apply to each shard.
@@ -10,6 +10,7 @@ budget caps (max_requests, max_tokens) apply to each shard.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import yaml
 from synthdistill.config import Config, parse_config
 from synthdistill.data import DroppedSample, Example
 from synthdistill.experiments.executors import Executor
+from synthdistill.generation.token_budgets import TokenBudget
 from synthdistill.teachers import TeacherStats
 
 SHARDS_DIR = "shards"
@@ -25,17 +27,18 @@ SHARDS_DIR = "shards"
 
 def generate_shard(payload: dict[str, Any]) -> dict[str, Any]:
     """One language's generation (runs on a worker); returns its rows and the teacher's counts."""
-    from synthdistill.pipeline import generate, opened_teacher, output_folder
+    from synthdistill.pipeline import generate_data, opened_teacher, output_folder
 
     config = parse_config(payload["config"], source=f"shard {payload['language']}")
     out = output_folder(payload["out"])
     with opened_teacher(config, out, progress=False) as teacher:
-        samples, dropped = generate(config, out, teacher)
+        generated = generate_data(config, out, teacher)
         stats, model = teacher.stats.to_dict(), teacher.model
     summaries_file = out / "label_summaries.json"
     return {
-        "samples": [s.to_dict() for s in samples],
-        "dropped": [d.to_dict() for d in dropped],
+        "samples": [s.to_dict() for s in generated.samples],
+        "dropped": [d.to_dict() for d in generated.dropped],
+        "budgets": [asdict(budget) for budget in generated.budgets.values()],
         "stats": stats,
         "model": model,
         "summaries": json.loads(summaries_file.read_text(encoding="utf-8")) if summaries_file.is_file() else None,
@@ -71,14 +74,15 @@ def generate_sharded(
         for language in languages
     ]
     results = dict(executor.map_unordered(generate_shard, payloads))
-    samples, dropped, summaries, stats = [], [], {}, TeacherStats()
+    samples, dropped, summaries, budgets, stats = [], [], {}, {}, TeacherStats()
     for index in range(len(languages)):
         result = results[index]
         samples += [_example(row) for row in result["samples"]]
         dropped += [_dropped(row) for row in result["dropped"]]
+        budgets.update({row["language"]: TokenBudget(**row) for row in result["budgets"]})
         summaries.update(result["summaries"] or {})
         for name, value in result["stats"].items():
             setattr(stats, name, getattr(stats, name) + value)
     model = results[0]["model"]
-    write_generation_outputs(config, out, samples, dropped, stats, model, summaries or None)
+    write_generation_outputs(config, out, samples, dropped, stats, model, summaries or None, budgets)
     return samples, dropped, stats

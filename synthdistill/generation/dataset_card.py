@@ -5,34 +5,79 @@ from __future__ import annotations
 
 import random
 import re
+import unicodedata
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 from synthdistill.config import Config
 from synthdistill.data import DroppedSample, Example
-from synthdistill.generation.language_id import is_identifiable
+from synthdistill.generation.language_id import expected_script, is_identifiable
 from synthdistill.generation.near_duplicates import jaccard, shingles
+from synthdistill.generation.token_budgets import (
+    FORMAT_TOKENS,
+    MARGIN,
+    MAX_TOKENS,
+    MIN_TOKENS,
+    QUANTILE,
+    TokenBudget,
+)
 from synthdistill.languages import resolve_language
 from synthdistill.teachers import estimated_cost
 from synthdistill.teachers.teacher import TeacherStats
 
 _SEPARATOR = "\x1e"  # between texts: not a word character
-_TOKEN_OR_SEPARATOR = re.compile(r"\w+|\x1e", re.UNICODE)
 _MAX_PAIRS = 2000
 _CHUNK = 5000  # texts tokenised at once
+# Scripts written without spaces between words, where a whitespace "word" is a phrase or a whole sentence (a
+# Japanese run scored distinct-1 0.96): there each character, with its combining marks, is one unit
+_UNSEGMENTED = (
+    "\u3005-\u3007\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f"  # kana, and the marks 々 〆 〇
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # Han
+    "\u0e00-\u0eff"  # Thai, Lao
+    "\u1000-\u109f\ua9e0-\ua9ff\uaa60-\uaa7f"  # Myanmar
+    "\u1780-\u17ff\u19e0-\u19ff"  # Khmer
+    "\u1950-\u19df\u1a20-\u1aaf\uaa80-\uaadf"  # Tai Le, New Tai Lue, Tai Tham, Tai Viet
+)  # the Basic Multilingual Plane only: a class reaching beyond it made the regex 3 times slower
+UNSEGMENTED_SCRIPTS = frozenset({"Hans", "Hant", "Jpan", "Thai", "Laoo", "Khmr", "Mymr"})  # ISO 15924
+
+
+@lru_cache(maxsize=1)
+def _units() -> re.Pattern[str]:
+    """Units of distinct-n: a character of an unsegmented script with its marks; elsewhere a word, marks
+    included (a vowel sign of Telugu or Devanagari is no word character, and used to cut its word in pieces).
+    Built on first use, from the combining marks of the Basic Multilingual Plane (30 ms)."""
+    ranges: list[list[int]] = []
+    for code in range(0x10000):
+        if unicodedata.category(chr(code)).startswith("M"):
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1][1] = code
+            else:
+                ranges.append([code, code])
+    mark = "[" + "".join(f"\\u{first:04x}-\\u{last:04x}" for first, last in ranges) + "]"
+    word = rf"[^\W{_UNSEGMENTED}]+(?:{mark}+[^\W{_UNSEGMENTED}]*)*"  # 1.5 times the time of \w+ over Latin text
+    return re.compile(rf"{word}|(?=\w)[{_UNSEGMENTED}]{mark}*|{_SEPARATOR}")
+
+
+def diversity_unit(language: str) -> str:
+    """What distinct-n counts in a language: characters in an unsegmented script, else words."""
+    return "characters" if expected_script(resolve_language(language)) in UNSEGMENTED_SCRIPTS else "words"
 
 
 def distinct_ngrams(texts: Sequence[str], sizes: Sequence[int] = (1, 2)) -> list[float]:
-    """Distinct word n-grams over all n-grams (distinct-n) for each n in `sizes`: 1.0 means no n-gram repeats.
+    """Distinct n-grams over all n-grams (distinct-n) for each n in `sizes`: 1.0 means no n-gram repeats.
 
-    Texts are tokenised a chunk at a time, joined by a separator that no n-gram may span: one regex call per
-    chunk instead of one per text, and memory bounded by the chunk, not the dataset.
+    Units are words, but single characters in scripts written without spaces (Chinese, Japanese, Thai, Lao,
+    Khmer, Burmese), where a whitespace word would be a whole phrase. Texts are tokenised a chunk at a time,
+    joined by a separator that no n-gram may span: one regex call per chunk instead of one per text, and
+    memory bounded by the chunk, not the dataset.
     """
     seen: list[set] = [set() for _ in sizes]
     totals = [0] * len(sizes)
+    units = _units()
     for start in range(0, len(texts), _CHUNK):
-        tokens = _TOKEN_OR_SEPARATOR.findall(_SEPARATOR.join(texts[start : start + _CHUNK]).casefold())
+        tokens = units.findall(_SEPARATOR.join(texts[start : start + _CHUNK]).casefold())
         for position, n in enumerate(sizes):
             if n == 1:
                 grams: list = [t for t in tokens if t != _SEPARATOR]
@@ -69,15 +114,23 @@ def mean_pairwise_similarity(texts: Sequence[str], seed: int = 0) -> float:
     return total / len(ranks)
 
 
-def sampling_lines(config: Config, metas: Sequence[Mapping[str, object]], teacher_model: str) -> list[str]:
+def sampling_lines(
+    config: Config,
+    metas: Sequence[Mapping[str, object]],
+    teacher_model: str,
+    budgets: Mapping[str, TokenBudget] | None = None,
+) -> list[str]:
     """Everything that decides what the teacher samples, so a remote run can be matched or repeated: the settings
     sent, the per-request seeds, and what the server said about itself (model answering, system fingerprint)."""
     teacher, generation = config.teacher, config.generation
     penalty = generation.repetition_penalty
+    max_tokens = f"max_tokens {generation.max_tokens} per sample"
+    if generation.max_tokens == "auto":
+        sized = ", ".join(f"{language} {budget.tokens}" for language, budget in (budgets or {}).items())
+        max_tokens = f"max_tokens per sample sized per language (auto; see Token budgets): {sized or 'not recorded'}"
     lines = [
         f"- Sampling sent with every generation request: temperature {generation.temperature:g}, top_p "
-        f"{generation.top_p:g}, repetition penalty {'none' if penalty is None else f'{penalty:g}'}, "
-        f"max_tokens {generation.max_tokens} per sample",
+        f"{generation.top_p:g}, repetition penalty {'none' if penalty is None else f'{penalty:g}'}, {max_tokens}",
         f"- Seeds: each request carries its own (`seed` in synthetic.jsonl and dropped.jsonl), derived from "
         f"generation.seed {generation.seed}, the task, language and label, and the request's index",
     ]
@@ -106,6 +159,32 @@ def sampling_lines(config: Config, metas: Sequence[Mapping[str, object]], teache
     return lines
 
 
+def budget_lines(
+    config: Config,
+    budgets: Mapping[str, TokenBudget],
+    samples: Sequence[Example],
+    dropped: Sequence[DroppedSample],
+) -> list[str]:
+    """Each language's max_tokens per sample, how it was found, and the share of its samples cut by it."""
+    made = Counter(s.language for s in samples) + Counter(d.language for d in dropped)
+    truncated = Counter(d.language for d in dropped if d.reason == "truncated")
+    lines = ["## Token budgets", "", "| language | max_tokens per sample | from | truncated |", "|---|---:|---|---:|"]
+    for language in config.task.languages:
+        budget = budgets.get(language)
+        cut, total = truncated[language], made[language]
+        share = f"{cut} of {total} ({cut / total:.1%})" if total else "none made"
+        tokens, source = (budget.tokens, budget.describe()) if budget is not None else ("?", "not recorded")
+        lines.append(f"| {language} | {tokens} | {source.replace('|', '/')} | {share} |")  # a server's error text
+    rule = (
+        f"generation.max_tokens auto: {MARGIN:g} x the {QUANTILE * 100:.0f}th percentile of the language's seed texts' "
+        f"lengths in tokens, + {FORMAT_TOKENS} for the line format, within {MIN_TOKENS} to {MAX_TOKENS}. "
+        if config.generation.max_tokens == "auto"
+        else ""
+    )
+    truncation = "Truncated: samples dropped because the answer reached max_tokens, of all samples made there."
+    return [*lines, "", rule + truncation]
+
+
 def render_card(
     config: Config,
     samples: Sequence[Example],
@@ -113,9 +192,11 @@ def render_card(
     stats: TeacherStats,
     *,
     teacher_model: str,
+    budgets: Mapping[str, TokenBudget],
     summaries: Mapping[str, Mapping[str, str]] | None = None,
     status: str = "complete",
 ) -> str:
+    """`budgets`: each language's max_tokens per sample and how it was found (token_budgets)."""
     task, labels = config.task, config.task.label_names
     lines = [f"# Synthetic dataset: {task.name}", "", f"Status: **{status}**", ""]
     lines += [f"Teacher: `{teacher_model}` ({config.teacher.prompt_mode} mode, {config.teacher.backend} backend)", ""]
@@ -139,9 +220,11 @@ def render_card(
             lines.append(f"| {language} | " + " | ".join(str(by_language[language, r]) for r in reasons) + " |")
     else:
         lines.append("Nothing was dropped.")
+    lines += ["", *budget_lines(config, budgets, samples, dropped)]
 
-    lines += ["", "## Diversity", "", "| language | samples | distinct-1 | distinct-2 | mean pairwise similarity |",
-              "|---|---:|---:|---:|---:|"]  # fmt: skip
+    lines += ["", "## Diversity", "",
+              "| language | samples | unit | distinct-1 | distinct-2 | mean pairwise similarity |",
+              "|---|---:|---|---:|---:|---:|"]  # fmt: skip
     texts_of: dict[str | None, list[str]] = {}
     for sample in samples:
         texts_of.setdefault(sample.language, []).append(sample.text)
@@ -149,10 +232,17 @@ def render_card(
         texts = texts_of.get(language, [])
         distinct_1, distinct_2 = distinct_ngrams(texts, (1, 2))
         lines.append(
-            f"| {language} | {len(texts)} | {distinct_1:.3f} | {distinct_2:.3f} "
+            f"| {language} | {len(texts)} | {diversity_unit(language)} | {distinct_1:.3f} | {distinct_2:.3f} "
             f"| {mean_pairwise_similarity(texts):.3f} |"
         )
-    lines += ["", "Similarity: character 5-gram Jaccard; lower is more diverse.", ""]
+    lines += [
+        "",
+        "distinct-n: distinct n-grams over all n-grams within texts, of words, or of characters (each with its "
+        "combining marks) in scripts written without spaces (Chinese, Japanese, Thai, Lao, Khmer, Burmese); "
+        "compare a language's figures with its own, not across units. Similarity: character 5-gram Jaccard; "
+        "lower is more diverse.",
+        "",
+    ]
 
     total_prompt = stats.prompt_tokens + stats.cached_prompt_tokens
     total_completion = stats.completion_tokens + stats.cached_completion_tokens
@@ -168,7 +258,7 @@ def render_card(
         lines.append(f"- Estimated cost of all answers at the configured prices: {cost:.4f}")
 
     lines += ["", "## How it was made", ""]
-    lines += sampling_lines(config, [s.meta for s in samples] + [d.meta for d in dropped], teacher_model)
+    lines += sampling_lines(config, [s.meta for s in samples] + [d.meta for d in dropped], teacher_model, budgets)
     templates = sorted({str(s.meta.get("template")) for s in samples} | {str(d.meta.get("template")) for d in dropped})
     lines.append(f"- Templates: {', '.join(t for t in templates if t != 'None') or 'none'}")
     # the language-ID model is loaded only when the filter is on

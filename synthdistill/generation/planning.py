@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from synthdistill.config import GenerationSpec, TaskSpec
 from synthdistill.data import Example, seeds_after
+from synthdistill.generation.token_budgets import token_budgets
 from synthdistill.prompts import RenderedPrompt, render, task_variables
 from synthdistill.teachers.protocol import CompletionRequest, PromptMode, prompt_request
 
@@ -55,14 +56,18 @@ def plan_generation(
     summaries: Summaries | None = None,
     taboo: Mapping[tuple[str, str], Sequence[str]] | None = None,
     round_index: int | None = None,
+    max_tokens: Mapping[str, int] | None = None,
 ) -> list[GenerationJob]:
     """The requests of one round (all rounds when `round_index` is None), in a fixed order.
 
     `seeds` maps a language to its human examples; demonstrations come from `generation.demo_language`'s
-    seeds when it is set, else from the target language's.
+    seeds when it is set, else from the target language's. `max_tokens`: per language, the tokens one sample
+    may take (token_budgets); without it, `generation.max_tokens`, or with auto its estimate from the seeds.
     """
     template = gen.template or f"generate.{mode}.v2"
     n = gen.samples_per_call
+    if max_tokens is None:
+        max_tokens = {language: b.tokens for language, b in token_budgets(gen, task.languages, seeds).items()}
     jobs: list[GenerationJob] = []
     for language in task.languages:
         demo_code = gen.demo_language or language
@@ -96,7 +101,7 @@ def plan_generation(
                         n=n,
                     )
                 common = {
-                    "max_tokens": gen.max_tokens * n,
+                    "max_tokens": max_tokens[language] * n,
                     "temperature": gen.temperature,
                     "top_p": gen.top_p,
                     "repetition_penalty": gen.repetition_penalty,

@@ -12,6 +12,7 @@ from synthdistill.config import GenerationSpec, TaskSpec
 from synthdistill.data import DroppedSample, Example
 from synthdistill.generation.parsing import parse_generated
 from synthdistill.generation.planning import GenerationJob, Summaries, plan_generation
+from synthdistill.generation.token_budgets import TokenBudget, token_budgets
 from synthdistill.teachers.protocol import PromptMode
 from synthdistill.teachers.teacher import Teacher
 
@@ -79,14 +80,23 @@ def generate_samples(
     teacher: Teacher,
     seeds: Mapping[str, Sequence[Example]],
     summaries: Summaries | None = None,
+    budgets: Mapping[str, TokenBudget] | None = None,
 ) -> tuple[list[Example], list[DroppedSample]]:
-    """Ask the teacher for every planned sample, round by round; parse answers into samples and drops."""
+    """Ask the teacher for every planned sample, round by round; parse answers into samples and drops.
+
+    `budgets`: each language's max_tokens per sample (token_budgets); measured here when not given."""
+    if budgets is None:
+        budgets = token_budgets(generation, task.languages, seeds, teacher)
+    max_tokens = {language: budget.tokens for language, budget in budgets.items()}
     samples: list[Example] = []
     dropped: list[DroppedSample] = []
     k = generation.taboo_words
     for round_index in range(generation.effective_rounds):
         taboo = taboo_words(samples, k) if k and round_index else None
-        jobs = plan_generation(task, generation, mode, seeds, summaries=summaries, taboo=taboo, round_index=round_index)
+        jobs = plan_generation(
+            task, generation, mode, seeds, summaries=summaries, taboo=taboo, round_index=round_index,
+            max_tokens=max_tokens,
+        )  # fmt: skip
         if not jobs:
             continue
         desc = "generating" if generation.effective_rounds == 1 else f"generating, round {round_index + 1}"

@@ -6,7 +6,7 @@ import hashlib
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from synthdistill.errors import TeacherError
@@ -17,6 +17,11 @@ from synthdistill.teachers.protocol import Completion, CompletionRequest
 def request_key(model: str, request: CompletionRequest) -> str:
     """Hash of what is sent (model, prompt or messages, parameters, seed), never of code."""
     return hashlib.sha256(f"{model}\x1f{request.canonical_json}".encode()).hexdigest()
+
+
+def token_count_key(model: str, texts: Sequence[str]) -> str:
+    """Hash of the model and the texts whose tokens were counted."""
+    return hashlib.sha256(f"{model}\x1f{fast_json.dumps(list(texts))}".encode()).hexdigest()
 
 
 class RequestCache:
@@ -47,6 +52,7 @@ class RequestCache:
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, model TEXT, request TEXT, answer TEXT)"
             )
+            self._db.execute("CREATE TABLE IF NOT EXISTS token_counts (key TEXT PRIMARY KEY, counts TEXT)")
         except sqlite3.DatabaseError as err:
             raise TeacherError(f"{self.path}: cannot open request cache: {err}") from None
         self._lock = threading.Lock()  # the connection
@@ -120,6 +126,17 @@ class RequestCache:
             self._db.executemany("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?)", rows)
         with self._pending_lock:
             self._committing = {}
+
+    def get_token_counts(self, key: str) -> list[int] | None:
+        with self._lock:
+            row = self._db.execute("SELECT counts FROM token_counts WHERE key = ?", (key,)).fetchone()
+        return fast_json.loads(row[0]) if row else None
+
+    def put_token_counts(self, key: str, counts: Sequence[int]) -> None:
+        """Kept beside the answers, so a re-run sizes its requests alike without asking the tokenizer again
+        (a cached re-run of the embedded teacher starts no server)."""
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO token_counts VALUES (?, ?)", (key, fast_json.dumps(list(counts))))
 
     def __len__(self) -> int:
         self.flush()

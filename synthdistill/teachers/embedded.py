@@ -7,6 +7,7 @@ endpoint; only starting and stopping the server lives here.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -159,6 +160,10 @@ class EmbeddedBackend:
         answer = await self._started_client().complete(request)
         answer.fingerprint = self._engine  # llama.cpp's own says "b0-unknown" in this build
         return answer
+
+    async def count_tokens(self, texts: Sequence[str]) -> list[int] | None:
+        """The model's own tokenizer, through llama.cpp's /tokenize (starting the server if need be)."""
+        return await self._started_client().count_tokens(texts)
 
     async def aclose(self) -> None:
         if self._client is not None:

@@ -19,6 +19,8 @@ from synthdistill.teachers import fast_json
 from synthdistill.teachers.protocol import Completion, CompletionRequest, PromptMode
 
 _RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+_NO_TOKENIZER_STATUS = {404, 405, 501}  # no /tokenize at this server: remembered, never retried
+_TOKENIZE_CONCURRENCY = 8  # texts tokenised at once: each answer takes a millisecond or two
 
 
 class _RetryableError(Exception):
@@ -120,6 +122,7 @@ class OpenAICompatibleBackend:
                 raise ConfigError(f"teacher.api_key_env: environment variable {api_key_env} is not set")
             self._headers["Authorization"] = f"Bearer {key}"
         self._session: aiohttp.ClientSession | None = None
+        self._has_tokenizer: bool | None = None  # None: not asked yet
 
     def __repr__(self) -> str:  # never show headers: they hold the key
         return f"OpenAICompatibleBackend(base_urls={self.base_urls!r}, model={self.model!r}, mode={self.mode!r})"
@@ -152,7 +155,7 @@ class OpenAICompatibleBackend:
             payload["top_logprobs"] = request.top_logprobs
         return "/chat/completions", payload
 
-    async def _post_once(self, url: str, payload: dict[str, Any]) -> Completion:
+    def _open_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 headers=self._headers,
@@ -160,19 +163,33 @@ class OpenAICompatibleBackend:
                 timeout=aiohttp.ClientTimeout(total=self.timeout_s),
                 json_serialize=fast_json.dumps,
             )
+        return self._session
+
+    async def _post_raw(
+        self, url: str, payload: dict[str, Any], who: str, accept: frozenset[int] = frozenset()
+    ) -> tuple[int, bytes]:
+        """One POST: the status and body of a success or of a status in `accept`; a transient fault raises
+        _RetryableError, a refusal TeacherError naming `who` answered."""
+        session = self._open_session()
         try:
-            async with self._session.post(url, json=payload) as response:
+            async with session.post(url, json=payload) as response:
                 raw = await response.read()
+                if response.status in accept:
+                    return response.status, raw
                 if response.status in _RETRY_STATUS:
                     retry_after = _parse_retry_after(response.headers.get("Retry-After"))
                     raise _RetryableError(f"HTTP {response.status}", retry_after)
                 if response.status >= 400:
                     detail = raw[:300].decode("utf-8", "replace").strip()
-                    raise TeacherError(f"teacher at {url} refused the request: HTTP {response.status}: {detail}")
+                    raise TeacherError(f"{who} at {url} refused the request: HTTP {response.status}: {detail}")
+                return response.status, raw
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as err:
             raise _RetryableError(f"connection failed ({type(err).__name__}: {err})") from None
         except TimeoutError:
             raise _RetryableError(f"no answer within {self.timeout_s:g} s") from None
+
+    async def _post_once(self, url: str, payload: dict[str, Any]) -> Completion:
+        _, raw = await self._post_raw(url, payload, "teacher")
         try:
             body = fast_json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError):
@@ -206,6 +223,68 @@ class OpenAICompatibleBackend:
                 self._consecutive_errors = 0
                 return answer
         raise TeacherError(f"teacher at {url} failed after {self.max_retries + 1} attempts: {last}")
+
+    @property
+    def tokenize_url(self) -> str:
+        """/tokenize sits at the server's root, beside /v1 (llama.cpp, vLLM)."""
+        return self.base_url.removesuffix("/v1") + "/tokenize"
+
+    async def count_tokens(self, texts: Sequence[str]) -> list[int] | None:
+        """The server's own token counts from /tokenize, or None where it has none (most hosted APIs).
+
+        The first text is sent alone: a 404, 405 or 501 is remembered, so a server without a tokenizer is asked
+        once per backend. The body carries the text as `content` (llama.cpp) and as `prompt` (vLLM, which logs
+        the field it ignores); neither adds special tokens.
+        """
+        if self._has_tokenizer is False:
+            return None
+        if not texts:
+            return []
+        first = await self._tokenize(texts[0])
+        self._has_tokenizer = first is not None
+        if first is None:
+            return None
+        limit = asyncio.Semaphore(_TOKENIZE_CONCURRENCY)
+
+        async def one(text: str) -> int:
+            async with limit:
+                count = await self._tokenize(text)
+            if count is None:
+                raise TeacherError(f"{self.tokenize_url} stopped answering (it answered the first text)")
+            return count
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(one(text)) for text in texts[1:]]
+        except* TeacherError as failures:  # the first failure, not a group of them
+            raise failures.exceptions[0] from None
+        return [first, *(task.result() for task in tasks)]
+
+    async def _tokenize(self, text: str) -> int | None:
+        """One text's token count, transient faults retried with backoff; None: no tokenizer at this server."""
+        url, last = self.tokenize_url, "no attempt"
+        payload = {"model": self.model, "content": text, "prompt": text, "add_special_tokens": False}
+        for attempt in range(self.max_retries + 1):
+            try:
+                return await self._tokenize_once(url, payload, text)
+            except _RetryableError as err:
+                last = str(err)
+                if attempt < self.max_retries:
+                    await asyncio.sleep(min(self.max_backoff_s, self.backoff_s * 2**attempt) * random.uniform(0.5, 1.5))
+        raise TeacherError(f"tokenizer at {url} failed after {self.max_retries + 1} attempts: {last}")
+
+    async def _tokenize_once(self, url: str, payload: dict[str, Any], text: str) -> int | None:
+        status, raw = await self._post_raw(url, payload, "tokenizer", accept=_NO_TOKENIZER_STATUS)
+        if status in _NO_TOKENIZER_STATUS:
+            return None
+        try:
+            tokens = fast_json.loads(raw)["tokens"]
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+            raise TeacherError(f"tokenizer at {url} answered no token list: {raw[:100]!r}") from None
+        if not isinstance(tokens, list) or (text.strip() and not tokens):
+            # llama.cpp answers [] to a body without `content`: a count of 0 would be a wrong budget, not data
+            raise TeacherError(f"tokenizer at {url} answered no tokens for a text of {len(text)} characters")
+        return len(tokens)
 
     async def aclose(self) -> None:
         if self._session is not None and not self._session.closed:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 PromptMode = Literal["completion", "chat"]
 # one encoder for every key (json.dumps with options builds a new one per call); its output never changes
@@ -95,3 +96,15 @@ class TeacherBackend(Protocol):
     async def aclose(self) -> None: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class TokenCounter(Protocol):
+    """What a backend may add: the model's own token count of texts, so generation can size an answer's
+    max_tokens to the language (the same sentence takes several times more tokens in a language the
+    tokenizer knows badly). Most hosted APIs offer no tokenizer, so it is optional."""
+
+    async def count_tokens(self, texts: Sequence[str]) -> list[int] | None:
+        """One count per text, without special tokens; None when the server has no tokenizer to ask.
+        Raises TeacherError when it has one that failed."""
+        ...

@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 
 from synthdistill.errors import BudgetExhaustedError, TeacherError
 from synthdistill.progress import progress as progress_bar
-from synthdistill.teachers.cache import RequestCache, request_key
-from synthdistill.teachers.protocol import Completion, CompletionRequest, TeacherBackend
+from synthdistill.teachers.cache import RequestCache, request_key, token_count_key
+from synthdistill.teachers.protocol import Completion, CompletionRequest, TeacherBackend, TokenCounter
 from synthdistill.teachers.rate_limit import RateLimiter
 
 T = TypeVar("T")
@@ -147,6 +147,28 @@ class Teacher:
             return asyncio.run(main())
         except* TeacherError as group:  # the first failure of a batch, not the whole task group
             raise group.exceptions[0] from None
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int] | None:
+        """Each text's length in the teacher's own tokens, or None where its backend offers no tokenizer.
+
+        Counts are cached with the answers: a re-run sizes its requests alike, and asks no server. A tokenizer
+        that fails, or answers a count per text that is not one, raises TeacherError.
+        """
+        if not isinstance(self.backend, TokenCounter):
+            return None
+        key = token_count_key(self.backend.model, texts)
+        cached = self.cache.get_token_counts(key) if self.cache is not None else None
+        if cached is not None:
+            return cached
+        counter = self.backend
+        counts = self._run(lambda: counter.count_tokens(list(texts)))
+        if counts is None:
+            return None
+        if len(counts) != len(texts) or not all(isinstance(c, int) and c >= 0 for c in counts):
+            raise TeacherError(f"the tokenizer of {self.model} gave no whole count for each of {len(texts)} texts")
+        if self.cache is not None:
+            self.cache.put_token_counts(key, counts)
+        return counts
 
     def complete_many(self, requests: Sequence[CompletionRequest], desc: str = "teacher") -> list[Completion]:
         """Answer all requests, at most `max_concurrency` at a time; the first hard failure stops the batch."""
