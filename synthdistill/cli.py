@@ -76,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--languages", nargs="+", help="default: the paper's 11")
     reproduce.add_argument("--students", nargs="+", default=["tfidf", "embed"], help="default: tfidf embed")
     reproduce.add_argument("--repeats", type=int, help="override the repeat count")
+    reproduce.add_argument("--sources", nargs="+", default=["synthetic", "human"],
+                           help="default: synthetic human; also mixed, pivot:LANG, synthetic+pivot:LANG")  # fmt: skip
+    reproduce.add_argument("--per-class", nargs="+", type=int, help="samples per class (default: the paper's)")
     reproduce.add_argument("--teacher-results", type=Path, help="the teacher's scores (JSON rows with task, "
                            "language, macro_f1); default: run the embedded teacher here")  # fmt: skip
     executor_options(reproduce)
@@ -213,7 +216,8 @@ def _experiment(args: argparse.Namespace) -> None:
 
         experiment = paper_experiment(
             args.data, quick=args.quick, tasks=args.tasks, languages=args.languages, students=args.students,
-            repeats=args.repeats, teacher_results=args.teacher_results,
+            repeats=args.repeats, teacher_results=args.teacher_results, sources=args.sources,
+            per_class=args.per_class,
         )  # fmt: skip
     executor = make_executor(args.executor, workers=args.workers, address=args.address)
     summary = run_experiment(experiment, args.out, executor=executor, progress=not args.no_progress)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, Validatio
 from pydantic_core import ErrorDetails
 
 from synthdistill.errors import ConfigError
-from synthdistill.languages import resolve_language
+from synthdistill.languages import resolve_language, same_language
 
 _FOLDER_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_+-]|\.(?!\.)){0,63}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
@@ -283,12 +283,7 @@ class GenerationSpec(_Strict):
     @field_validator("demo_language")
     @classmethod
     def _known_demo_language(cls, code: str | None) -> str | None:
-        if code is not None:
-            try:
-                resolve_language(code)
-            except ConfigError as err:
-                raise ValueError(str(err)) from None
-        return code
+        return code if code is None else check_languages([code])[0]
 
     @field_validator("attributes")
     @classmethod
@@ -303,11 +298,53 @@ class GenerationSpec(_Strict):
         return self.rounds or (4 if self.taboo_words else 1)
 
 
+SourceKind = Literal["in_language", "pivot", "translate", "mixed", "auto"]
+SOURCE_KINDS: tuple[SourceKind, ...] = get_args(SourceKind)
+
+
+class SourceSpec(_Strict):
+    """Where each language's synthetic training data comes from: the teacher writing in it, writing in a pivot
+    language it writes better (multilingual students carry the pivot's labels over), translating pivot samples,
+    a mix, or auto: every candidate tried on the human dev split."""
+
+    default: SourceKind = Field(
+        "in_language",
+        description="in_language, pivot (the pivot language's samples), translate (pivot samples translated by "
+        "the teacher), mixed (pivot and in-language or translated samples), auto (the best on dev)",
+    )
+    languages: dict[str, SourceKind] = Field(
+        default_factory=dict, description="task language -> its source, overriding default"
+    )
+    pivot: str | None = Field(
+        "en", description="the language pivot samples are written in (a task language or any other)"
+    )
+    mixed_with: Literal["in_language", "translate"] = Field(
+        "in_language", description="what mixed adds to the pivot samples"
+    )
+    pivot_share: float = Field(0.5, gt=0, lt=1, description="mixed: the pivot samples' share of each label")
+    translation_template: str | None = Field(None, description="prompt template (default: translate.<mode>.v1)")
+
+    @field_validator("pivot")
+    @classmethod
+    def _known_pivot(cls, code: str | None) -> str | None:
+        return code if code is None else check_languages([code])[0]
+
+    def kind(self, language: str) -> SourceKind:
+        return self.languages.get(language, self.default)
+
+
 class FilterSpec(_Strict):
     """Filters over generated samples, in this order; each drop is kept in dropped.jsonl with its reason."""
 
     min_chars: int = Field(10, ge=1, description="shorter samples are dropped")
     max_chars: int = Field(400, ge=1, description="longer samples are dropped")
+    min_distinct_share: float | None = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="repetition loops: a sample of 30+ characters whose distinct character 10-grams are fewer "
+        "than this share of its 10-grams is dropped as repetitive (null: off)",
+    )
     language_id: bool = Field(True, description="drop samples not in the target language (py3langid + script)")
     language_min_probability: float = Field(
         0.1, ge=0, le=1, description="the target language's least probability under py3langid"
@@ -338,6 +375,9 @@ class DataSpec(_Strict):
 
 class _StudentSpecBase(_Strict):
     placement_fields: ClassVar[frozenset[str]] = frozenset()  # where it runs, not what it learns
+    # Learns from text in one language to classify another (a multilingual encoder or LLM): pivot-language
+    # training data helps it. A student of surface n-grams does not, and never trains on another language's text.
+    crosses_languages: ClassVar[bool] = True
     name: str | None = Field(None, description="folder name under students/: letters, digits, . _ + -")
     train_on: list[Literal["synthetic", "human"]] = Field(
         default_factory=lambda: ["synthetic"], min_length=1, description="human: the seed file, as a baseline"
@@ -365,6 +405,7 @@ class _StudentSpecBase(_Strict):
 
 
 class TfidfStudentSpec(_StudentSpecBase):
+    crosses_languages: ClassVar[bool] = False
     type: Literal["tfidf"] = "tfidf"
     analyzer: Literal["char_wb", "char", "word"] = Field(
         "char_wb", description="n-grams of characters (in words) or of words"
@@ -465,6 +506,7 @@ class Config(_Strict):
     task: TaskSpec
     teacher: TeacherSpec = Field(default_factory=EmbeddedTeacherSpec)
     generation: GenerationSpec = Field(default_factory=GenerationSpec)
+    source: SourceSpec = Field(default_factory=SourceSpec)
     filters: FilterSpec = Field(default_factory=FilterSpec)
     data: DataSpec
     students: list[StudentSpec] = Field(default_factory=lambda: [TfidfStudentSpec()])
@@ -488,7 +530,28 @@ class Config(_Strict):
         names = [s.display_name for s in self.students]
         if len(set(names)) != len(names):
             raise ValueError("students need distinct names (set `name:`)")
+        self._check_sources()
         return self
+
+    def _check_sources(self) -> None:
+        """Every choice of source that cannot work is an error here, before any teacher request."""
+        source = self.source
+        unknown = sorted(set(source.languages) - set(self.task.languages))
+        if unknown:
+            raise ValueError(f"source.languages names languages that are not in the task: {', '.join(unknown)}")
+        pivot = None if source.pivot is None else resolve_language(source.pivot)
+        for language in self.task.languages:
+            kind = source.kind(language)
+            field = f"source.languages.{language}" if language in source.languages else "source.default"
+            if kind == "auto" and self.data.dev is None:
+                raise ValueError(f"{field}: auto chooses a source on the human dev split, and data.dev is not set")
+            if kind in ("pivot", "translate", "mixed") and pivot is None:
+                raise ValueError(f"{field}: {kind} needs a pivot language (source.pivot)")
+            same = pivot is not None and same_language(resolve_language(language), pivot)
+            if same and kind in ("pivot", "translate", "mixed") and language in source.languages:
+                raise ValueError(
+                    f"{field}: {language} is the pivot language ({source.pivot}) itself; give it in_language"
+                )
 
     def data_path(self, split: Literal["seed", "dev", "test"], lang: str) -> Path | None:
         """The file of one split for one language, or None when the config gives none."""

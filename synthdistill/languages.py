@@ -42,3 +42,8 @@ def resolve_language(code: str) -> Language:
         )
     name = _QUALIFIER.sub("", record.name)
     return Language(code=code, iso639_3=record.alpha_3, name=name, script=script)
+
+
+def same_language(a: Language, b: Language) -> bool:
+    """One language under two codes (en, eng, eng_Latn); a script given by both must agree."""
+    return a.iso639_3 == b.iso639_3 and (a.script is None or b.script is None or a.script == b.script)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synthdistill.config import Config
+from synthdistill.config import Config, StudentSpec
 from synthdistill.data import (
     DroppedSample,
     Example,
@@ -42,18 +42,21 @@ from synthdistill.evaluation.intervals import (
 from synthdistill.evaluation.repeats import RepeatKey, render_repeats, summarise_repeats
 from synthdistill.evaluation.report import ResultRecord, write_results
 from synthdistill.evaluation.scores import classification_scores
+from synthdistill.evaluation.source_choice import SourceChoice, choose_source
 from synthdistill.evaluation.teacher_settings import (
     SCORE_FIELDS,
     score_teacher_settings,
     teacher_reference,
 )
-from synthdistill.generation.dataset_card import render_card
-from synthdistill.generation.filters import filter_samples, teacher_check
+from synthdistill.generation.dataset_card import render_card, with_source_choices
+from synthdistill.generation.filters import filter_samples, loops_apart, teacher_check
 from synthdistill.generation.label_summaries import summarise_labels
 from synthdistill.generation.samples import generate_samples
 from synthdistill.generation.self_revision import revise_samples
 from synthdistill.generation.token_budgets import TokenBudget, token_budgets
-from synthdistill.students.base import probability_rows
+from synthdistill.generation.translation import translate_samples
+from synthdistill.sources import SEED, SourcePlan, readable_languages, source_plan, source_rows
+from synthdistill.students.base import Student, probability_rows
 from synthdistill.students.registry import load_student, student_registry
 from synthdistill.teachers import Teacher, TeacherStats, open_teacher
 
@@ -63,6 +66,7 @@ TEACHER_RESULTS_FILE = "teacher_results.json"
 TEACHER_PREDICTIONS_FILE = "teacher_predictions.jsonl"
 STUDENT_PREDICTIONS_FILE = "student_predictions.jsonl"
 STUDENT_INDEX_FILE = "students/index.json"
+STUDENT_SOURCES_FILE = "students/sources.json"  # auto's choices, and students skipped for their source
 RUN_STAGING = "incomplete-run"  # what a run that has not finished wrote so far
 TRAIN_STAGING = "incomplete-train"
 
@@ -149,16 +153,26 @@ def opened_teacher(config: Config, out: Path, *, progress: bool = True) -> Itera
         teacher.close()
 
 
-def _seed_pools(config: Config, datasets: dict[str, LanguageData]) -> dict[str, list[Example]]:
-    """Seed examples per language, plus those of `generation.demo_language` when it is not a task language."""
+def _seed_pools(config: Config, datasets: dict[str, LanguageData], plan: SourcePlan) -> dict[str, list[Example]]:
+    """Seed examples per language, plus those of `generation.demo_language` and of the pivot language when they
+    are not task languages (the pivot's only where its seed file exists: without it, no demonstrations)."""
     pools = {language: data.seed for language, data in datasets.items()}
+    options = {"text_column": config.data.text_column, "label_column": config.data.label_column}
     demo = config.generation.demo_language
     if demo is not None and demo not in pools:
         path = config.data_path("seed", demo)
         if path is None:
             raise DataError("generation.demo_language needs data.seed, with {lang} in its path")
-        options = {"text_column": config.data.text_column, "label_column": config.data.label_column}
         pools[demo] = read_examples(path, config.task.label_names, language=demo, fmt=config.data.format, **options)
+    pivot = plan.pivot
+    if pivot is not None and pivot not in pools and pivot in plan.writes_in():
+        path = config.data_path("seed", pivot)
+        exists = path is not None and "{lang}" in (config.data.seed or "") and path.is_file()
+        pools[pivot] = (
+            read_examples(path, config.task.label_names, language=pivot, fmt=config.data.format, **options)  # type: ignore[arg-type]
+            if exists
+            else []
+        )
     return pools
 
 
@@ -184,24 +198,41 @@ def generate_data(
     """`generate`, also returning each language's token budget (a shard hands it to the merged card)."""
     out = output_folder(out)
     datasets = load_datasets(config)
-    seeds = _seed_pools(config, datasets)
+    plan = source_plan(config)
+    seeds = _seed_pools(config, datasets, plan)
     with _teacher_or(config, out, teacher, progress) as active:
         task, generation, mode = config.task, config.generation, config.teacher.prompt_mode
+        written_task = task.model_copy(update={"languages": plan.writes_in()})  # the pivot once, whoever uses it
         summaries = (
-            summarise_labels(task, mode, active, seeds, seed=generation.seed) if generation.label_summaries else None
+            summarise_labels(written_task, mode, active, seeds, seed=generation.seed)
+            if generation.label_summaries
+            else None
         )
-        budgets = token_budgets(generation, task.languages, seeds, active)
-        raw, dropped = generate_samples(task, generation, mode, active, seeds, summaries, budgets)
+        budgets = token_budgets(generation, list(dict.fromkeys([*written_task.languages, *task.languages])), seeds,
+                                active)  # fmt: skip
+        raw, dropped = generate_samples(written_task, generation, mode, active, seeds, summaries, budgets)
+        dropped = loops_apart(dropped, config.filters)
         seed_texts = [example.text for pool in seeds.values() for example in pool]
         samples, filtered = filter_samples(raw, config.filters, seed_texts=seed_texts)
         dropped += filtered
         if generation.self_revision:
-            samples, rejected = revise_samples(task, mode, active, samples, seeds, seed=generation.seed)
+            samples, rejected = revise_samples(written_task, mode, active, samples, seeds, seed=generation.seed)
             dropped += rejected
         if config.filters.teacher_check:
             shots, seed = config.filters.teacher_check_shots, config.evaluation.seed
-            samples, rejected = teacher_check(task, mode, active, samples, seeds, shots=shots, seed=seed)
+            samples, rejected = teacher_check(written_task, mode, active, samples, seeds, shots=shots, seed=seed)
             dropped += rejected
+        if plan.translates_into():
+            translated, failed = translate_samples(
+                task, mode, active, [s for s in samples if s.language == plan.pivot], plan.translates_into(),
+                {language: budget.tokens for language, budget in budgets.items()},
+                template=config.source.translation_template, seed=generation.seed,
+            )  # fmt: skip
+            kept, filtered = filter_samples(translated, config.filters, seed_texts=seed_texts)
+            samples, dropped = samples + kept, dropped + failed + filtered
+        if set(plan.kinds.values()) != {"in_language"}:
+            for sample in samples:
+                sample.meta["used_by"] = plan.used_by(sample)
         write_generation_outputs(config, out, samples, dropped, active.stats, active.model, summaries, budgets)
     return GeneratedData(samples, dropped, budgets)
 
@@ -290,9 +321,12 @@ def read_student_predictions(path: Path) -> dict[tuple[str, str, str], list[str 
 
 def read_synthetic(config: Config, path: str | Path) -> list[Example]:
     examples = read_examples(path, config.task.label_names)
+    allowed = readable_languages(config)
     for number, example in enumerate(examples, start=1):
-        if example.language not in config.task.languages:
-            raise DataError(f"{path}: row {number}: language {example.language!r} is not in the task")
+        if example.language not in allowed:
+            raise DataError(
+                f"{path}: row {number}: language {example.language!r} is neither a task language nor the pivot"
+            )
     return examples
 
 
@@ -301,53 +335,81 @@ def train(
 ) -> list[dict]:
     """Train every configured student on each of its sources, per language; save under students/, replacing
     the folder's students only once all are trained. `workdir`: where students keep caches and checkpoints
-    (default: `out`)."""
+    (default: `out`). With `source: auto`, students/sources.json and the dataset card record each choice."""
     out = Path(out)
     if synthetic is None:
         synthetic = read_synthetic(config, out / SYNTHETIC_FILE)
     datasets = load_datasets(config)
     out = output_folder(out)
     with staged_outputs(out, TRAIN_STAGING) as staging:
-        return _train_into(config, staging, synthetic, datasets, workdir or out)
+        trained, choices = _train_into(config, staging, synthetic, datasets, workdir or out)
+        card = out / "dataset_card.md"
+        if choices and card.is_file():
+            updated = with_source_choices(card.read_text(encoding="utf-8"), choices)
+            atomic_write_text(staging / "dataset_card.md", updated)
+        return trained
 
 
 def _train_into(
     config: Config, out: Path, synthetic: Sequence[Example], datasets: dict[str, LanguageData], workdir: Path
-) -> list[dict]:
+) -> tuple[list[dict], list[SourceChoice]]:
     registry = student_registry()
+    plan = source_plan(config)
+    labels = config.task.label_names
     trained: list[dict] = []
+    choices: list[SourceChoice] = []
+    skipped: list[dict] = []
     for spec in config.students:
-        for source in spec.train_on:
+        for train_source in spec.train_on:
             for language in config.task.languages:
-                rows = (
-                    [e for e in synthetic if e.language == language]
-                    if source == "synthetic"
-                    else datasets[language].seed
-                )
-                where = f"student {spec.display_name} on {source} data for {language}"
-                try:
+                data = datasets[language]
+                where = f"student {spec.display_name} on {train_source} data for {language}"
+                dev = ([e.text for e in data.dev], [e.label for e in data.dev]) if data.dev else None
+
+                def fit(rows: list[Example], spec: StudentSpec = spec, language: str = language, dev=dev) -> Student:
                     student = registry[spec.type].from_options(
-                        spec, task=config.task, teacher=config.teacher, language=language, seed=config.generation.seed,
-                        workdir=workdir,
+                        spec, task=config.task, teacher=config.teacher, language=language,
+                        seed=config.generation.seed, workdir=workdir,
                     )  # fmt: skip
-                    dev_rows = datasets[language].dev
-                    dev = ([e.text for e in dev_rows], [e.label for e in dev_rows]) if dev_rows else None
-                    student.fit([e.text for e in rows], [e.label for e in rows], dev=dev)
+                    return student.fit([e.text for e in rows], [e.label for e in rows], dev=dev)
+
+                def rows_of(source: str, language: str = language, seed: list[Example] = data.seed) -> list[Example]:
+                    return source_rows(plan, source, language, synthetic, seed, config.generation.seed)
+
+                source: str = SEED if train_source == "human" else plan.kinds[language]
+                note = None
+                try:
+                    if source == "auto":
+                        candidates = plan.candidates(
+                            language, has_seed=bool(data.seed), crosses_languages=spec.crosses_languages
+                        )
+                        student, source, rows, choice = choose_source(
+                            candidates, rows_of, fit, dev, labels, name=plan.name,  # type: ignore[arg-type]
+                            language=language, classifier=spec.display_name,
+                        )  # fmt: skip
+                        choices.append(choice)
+                    else:
+                        if not spec.crosses_languages and plan.uses_pivot(language) and source in ("pivot", "mixed"):
+                            why = f"a {spec.type} student cannot learn {language} from {plan.pivot} text"
+                            if source == "pivot":
+                                skipped.append({"classifier": spec.display_name, "language": language,
+                                                "source": plan.name(source), "reason": why})  # fmt: skip
+                                continue
+                            source, note = plan.mixed_with, f"{why}: trained on the {plan.mixed_with} part of mixed"
+                        rows = rows_of(source)
+                        student = fit(rows)
                 except StudentError as err:
                     raise StudentError(f"{where}: {err}") from None
-                folder = f"students/{spec.display_name}-{source}/{language}"
+                folder = f"students/{spec.display_name}-{train_source}/{language}"
                 student.save(out / folder)
-                trained.append(
-                    {
-                        "classifier": spec.display_name,
-                        "train_source": source,
-                        "language": language,
-                        "n_train": len(rows),
-                        "path": folder,
-                    }
-                )
+                entry = {"classifier": spec.display_name, "train_source": train_source, "language": language,
+                         "data_source": plan.name(source), "n_train": len(rows), "path": folder}  # fmt: skip
+                trained.append({**entry, "note": note} if note else entry)
     atomic_write_text(out / STUDENT_INDEX_FILE, json.dumps(trained, indent=1) + "\n")
-    return trained
+    if choices or skipped:
+        sources = {"choices": [c.to_dict() for c in choices], "skipped": skipped}
+        atomic_write_text(out / STUDENT_SOURCES_FILE, json.dumps(sources, ensure_ascii=False, indent=1) + "\n")
+    return trained, choices
 
 
 def classify(
@@ -388,6 +450,9 @@ def evaluate(config: Config, out: str | Path) -> tuple[list[ResultRecord], str]:
     if not index_file.is_file() and not records:
         raise DataError(f"{out}: nothing to evaluate: run `train` and/or `classify` first")
     index = json.loads(index_file.read_text(encoding="utf-8")) if index_file.is_file() else []
+    sources_file = out / STUDENT_SOURCES_FILE
+    sources = json.loads(sources_file.read_text(encoding="utf-8")) if sources_file.is_file() else {}
+    chosen = {(c["language"], c["classifier"]): c for c in sources.get("choices", [])}
     prediction_rows: list[dict] = []
     for language, data in datasets.items():
         gold = [e.label for e in data.test]
@@ -410,6 +475,8 @@ def evaluate(config: Config, out: str | Path) -> tuple[list[ResultRecord], str]:
                 train_source=entry["train_source"],
                 n_train=entry["n_train"],
                 model=entry["path"],
+                data_source=entry.get("data_source"),
+                source_choice=chosen.get((language, entry["classifier"])) if entry["train_source"] != "human" else None,
                 **{k: scores[k] for k in SCORE_FIELDS},
                 **score_intervals(resampled),
             )
@@ -433,7 +500,10 @@ def evaluate(config: Config, out: str | Path) -> tuple[list[ResultRecord], str]:
         f"[95% CI]: bootstrap percentile interval over the test texts ({RESAMPLES:,} resamples, seed "
         f"{config.evaluation.seed}); vs teacher: the student's macro-F1 minus the teacher's on the same resampled "
         "texts (paired), better or worse when its interval excludes 0.",
-    ]
+        *[f"{s['classifier']} for {s['language']} was not trained on {s['source']}: {s['reason']}."
+          for s in sources.get("skipped", [])],
+        *[f"{e['classifier']} for {e['language']}: {e['note']}." for e in index if e.get("note")],
+    ]  # fmt: skip
     write_jsonl(out / STUDENT_PREDICTIONS_FILE, prediction_rows)
     report = write_results(out, records, title=f"synthdistill: {config.task.name}", notes=notes)
     return records, report

@@ -529,3 +529,52 @@ def test_teacher_predictions_are_those_of_the_setting_the_line_uses(tmp_path: Pa
     assert found[("topic", "en")].gold == GOLD[:3]
     from_file = config.model_copy(update={"teacher": config.teacher.model_copy(update={"results": "t.json"})})
     assert teacher_predictions(from_file, tmp_path / "out") == {}  # a results file: scores only
+
+
+def test_pivot_sources_plan_share_and_run(experiment_dir: Path) -> None:
+    """pivot:en trains every language on English synthetic data; synthetic+pivot:en half and half; tfidf gets no
+    cells with another language's text; adding pivot sources leaves the other cells' keys as they were."""
+    from synthdistill.experiments.planning import skipped_combinations
+    from synthdistill.experiments.runner import run_cell
+
+    config = load_experiment_config(experiment_dir / "experiment.yaml")
+    before = {c.key for c in plan_cells(config, experiment_dir / "work")}
+    sources = ["synthetic", "human", "pivot:en", "synthetic+pivot:en"]
+    students = [{"type": "tfidf", "analyzer": "word", "ngram_range": [1, 1]}, {"type": "embed", "name": "e"}]
+    pivoted = config.model_copy(update={"sources": sources, "students": parse_experiment_config(
+        {"tasks": ["t"], "data": ".", "languages": ["en"], "sizes": [6], "students": students}).students})  # fmt: skip
+    cells = plan_cells(pivoted, experiment_dir / "work")
+    tfidf = {(c.language, c.source) for c in cells if c.student == "tfidf"}
+    assert ("cy", "pivot:en") not in tfidf and ("cy", "synthetic+pivot:en") not in tfidf
+    assert ("en", "pivot:en") in tfidf and ("cy", "synthetic") in tfidf
+    assert {(c.language, c.source) for c in cells if c.student == "e"} >= {("cy", "pivot:en"), ("cy", "synthetic")}
+    assert before <= {c.key for c in cells}  # the tfidf cells of the first grid are done already
+    cy_pivot = next(c for c in cells if (c.language, c.source, c.student) == ("cy", "pivot:en", "e"))
+    assert cy_pivot.payload["files"]["pivot:en"].endswith("topic/en/synthetic.jsonl")
+    assert "tfidf on pivot:en: run for en only" in skipped_combinations(pivoted)[0]
+
+    labels = list(CUES)
+    english = read_examples(experiment_dir / "data/topic/en/synthetic.jsonl", labels, language="en")
+    welsh = read_examples(experiment_dir / "data/topic/cy/synthetic.jsonl", labels, language="cy")
+    both = training_sample({"synthetic": welsh, "pivot:en": english}, "synthetic+pivot:en", 5, seed=3)
+    for label in labels:
+        mine = [e for e in both if e.label == label]
+        assert [e.language for e in mine].count("cy") == 3 and [e.language for e in mine].count("en") == 2
+
+    # a cell of tfidf on English pivot data for English itself runs like its synthetic cell
+    en_pivot = next(c for c in cells if (c.language, c.source, c.student, c.n) == ("en", "pivot:en", "tfidf", 6))
+    en_synthetic = next(c for c in cells if (c.language, c.source, c.student, c.n, c.repeat) ==
+                        ("en", "synthetic", "tfidf", 6, en_pivot.repeat))  # fmt: skip
+    assert run_cell(en_pivot.payload)["macro_f1"] == run_cell(en_synthetic.payload)["macro_f1"]
+
+
+def test_unknown_sources_are_config_errors() -> None:
+    for bad, message in (("pivot:xx", "unknown language code 'xx'"), ("synthetics", "unknown source 'synthetics'"),
+                         ("synthetic+synthetic", "names a part twice")):  # fmt: skip
+        raw = {"tasks": ["t"], "data": ".", "languages": ["en"], "sizes": [6], "sources": [bad]}
+        with pytest.raises(ConfigError, match="sources"):
+            parse_experiment_config(raw, source="x.yaml")
+        try:
+            parse_experiment_config(raw, source="x.yaml")
+        except ConfigError as err:
+            assert message in str(err)

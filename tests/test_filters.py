@@ -1,6 +1,6 @@
 from synthdistill.config import FilterSpec, parse_config
-from synthdistill.data import Example
-from synthdistill.generation.filters import deduplicate, filter_samples, teacher_check
+from synthdistill.data import DroppedSample, Example
+from synthdistill.generation.filters import deduplicate, filter_samples, loops_apart, teacher_check
 from synthdistill.teachers.teacher import Teacher
 from tests.conftest import tiny_config_dict
 
@@ -86,3 +86,20 @@ def test_teacher_check_keeps_only_agreement_and_never_relabels(fake_backend):
     )
     assert [(e.text, e.label) for e in kept] == [(samples[0].text, "sports"), (samples[2].text, "politics")]
     assert [(d.label, d.reason) for d in dropped] == [("politics", "teacher_check:sports")]
+
+
+LOOP = "Ina mtazamo, " + "2011, " * 30  # a cut answer of the embedded teacher in Swahili
+PROSE = "Timu ya taifa ilishinda mechi ya fainali kwa mabao mawili dhidi ya moja jana jioni mjini Mombasa."
+THAI = "นักวิทยาศาสตร์ค้นพบดาวเคราะห์ดวงใหม่ที่อยู่ห่างจากโลกประมาณสี่สิบปีแสงในกลุ่มดาวกลุ่มหนึ่ง"
+
+
+def test_repetition_loops_are_dropped_and_a_loop_cut_by_max_tokens_is_no_truncation():
+    spec = SPEC.model_copy(update={"max_chars": 400})
+    kept, dropped = filter_samples([ex(LOOP), ex(PROSE), ex(THAI), ex("na na na na")], spec)
+    assert [e.text for e in kept] == [PROSE, THAI, "na na na na"]  # prose in any script; too short to judge
+    assert reasons(dropped) == [(LOOP, "repetitive")]
+    cut = [DroppedSample(LOOP, "sw", "a", "truncated"), DroppedSample(PROSE[:60], "sw", "a", "truncated")]
+    assert [d.reason for d in loops_apart(cut, spec)] == ["repetitive", "truncated"]
+    off = spec.model_copy(update={"min_distinct_share": None})
+    assert [d.reason for d in loops_apart(cut, off)] == ["truncated", "truncated"]
+    assert len(filter_samples([ex(LOOP)], off)[0]) == 1

@@ -32,6 +32,8 @@ class ResultRecord:
     macro_f1_ci: list[float] | None = None  # 95% bootstrap interval over the test texts
     accuracy_ci: list[float] | None = None
     vs_teacher: dict[str, Any] | None = None  # a student against the teacher's line: difference, interval, verdict
+    data_source: str | None = None  # a student's data: in_language, pivot:en, translate:en, seed+mixed:..., seed
+    source_choice: dict[str, Any] | None = None  # source auto: every candidate's dev macro-F1, the choice, why
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -58,7 +60,10 @@ def language_table(records: Sequence[ResultRecord]) -> str:
         f1 = _with_interval(r.macro_f1, r.macro_f1_ci)
         name = f"{r.classifier} ({r.setting})" if r.setting else r.classifier
         shown = f"**{f1}**" if r.macro_f1 == best else f1
-        rows.append([name, r.train_source, str(r.n_train), shown, _with_interval(r.accuracy, r.accuracy_ci),
+        source = (
+            f"{r.train_source} ({r.data_source})" if r.data_source and r.train_source != "human" else r.train_source
+        )
+        rows.append([name, source, str(r.n_train), shown, _with_interval(r.accuracy, r.accuracy_ci),
                      f"{r.invalid_rate:.1%}", _versus_teacher(r)])  # fmt: skip
     headers = ["classifier", "train source", "n train", "macro-F1 [95% CI]", "accuracy [95% CI]", "invalid",
                "vs teacher [95% CI]"]  # fmt: skip
@@ -97,6 +102,22 @@ def dev_settings_line(records: Sequence[ResultRecord]) -> str | None:
     return f"Teacher settings on the dev split (macro-F1; the best is the teacher's line): {', '.join(shown)}"
 
 
+def source_choice_lines(records: Sequence[ResultRecord]) -> list[str]:
+    """For students whose source was auto: what each candidate scored on the dev split and why one was kept."""
+    lines = []
+    for r in records:
+        choice = r.source_choice
+        if not choice:
+            continue
+        scores = ", ".join(
+            f"**{c['source']} {c['dev_macro_f1']:.3f}**" if c["source"] == choice["chosen"]
+            else f"{c['source']} {c['dev_macro_f1']:.3f}" if c["dev_macro_f1"] is not None
+            else f"{c['source']} ({c['note']})" for c in choice["candidates"]
+        )  # fmt: skip
+        lines.append(f"- {r.classifier}: {choice['chosen']}, {choice['reason']}. Dev macro-F1: {scores}")
+    return ["", "Sources chosen on the dev split (source: auto):", "", *lines] if lines else []
+
+
 def render_report(records: Sequence[ResultRecord], *, title: str, notes: Sequence[str] = ()) -> str:
     parts = [f"# {title}", ""]
     parts += [f"- {note}" for note in notes]
@@ -109,6 +130,7 @@ def render_report(records: Sequence[ResultRecord], *, title: str, notes: Sequenc
         parts.append(language_table(rows))
         chosen = dev_settings_line(rows)
         parts += ["", chosen] if chosen else []
+        parts += source_choice_lines(rows)
     return "\n".join(parts) + "\n"
 
 

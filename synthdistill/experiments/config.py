@@ -7,7 +7,6 @@ A task is either a name under `data` in the paper's layout (`<data>/<task>/label
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -24,7 +23,9 @@ from synthdistill.config import (
 from synthdistill.data import read_json_file
 from synthdistill.errors import DataError
 
-Source = Literal["synthetic", "human", "mixed"]
+MIXED = "mixed"  # the paper's mix, the same as human+synthetic
+POOLS = ("human", "synthetic")
+PIVOT = "pivot:"
 PAPER_LANGUAGES = ["en", "de", "th", "he", "id", "sw", "ro", "az", "sl", "te", "cy"]
 PAPER_LOW_RESOURCE = ["ro", "az", "sl", "te", "cy"]
 
@@ -70,8 +71,11 @@ class ExperimentConfig(_Strict):
     per_class_sizes: list[int] | None = Field(
         None, min_length=1, description="instead of sizes: samples per class (N = this x classes, per task)"
     )
-    sources: list[Source] = Field(
-        default_factory=lambda: ["synthetic", "human"], min_length=1, description="mixed: half human, half synthetic"
+    sources: list[str] = Field(
+        default_factory=lambda: ["synthetic", "human"],
+        min_length=1,
+        description="synthetic, human, pivot:LANG (LANG's synthetic data for every language), or parts joined by + "
+        "in equal shares (synthetic+pivot:en); mixed: human+synthetic",
     )
     repeats: int = Field(5, ge=1, description="samples drawn per cell; intervals come from them")
     seed: int = Field(1337, description="repeat r samples with seed + r")
@@ -83,6 +87,15 @@ class ExperimentConfig(_Strict):
     @classmethod
     def _known_languages(cls, languages: list[str]) -> list[str]:
         return check_languages(languages)
+
+    @field_validator("sources")
+    @classmethod
+    def _known_sources(cls, sources: list[str]) -> list[str]:
+        for source in sources:
+            source_parts(source)
+        if len(set(sources)) != len(sources):
+            raise ValueError("sources must be unique")
+        return sources
 
     @field_validator("sizes", "per_class_sizes")
     @classmethod
@@ -130,6 +143,28 @@ class ExperimentConfig(_Strict):
     def file(self, task: ExperimentTaskSpec, split: str, language: str) -> Path | None:
         template = getattr(task, split)
         return None if template is None else self.path(template.replace("{lang}", language))
+
+
+def source_parts(source: str) -> list[str]:
+    """The pools a source draws on, in order: "synthetic+pivot:en" -> ["synthetic", "pivot:en"]. A ValueError
+    says what is wrong with one that is not a source."""
+    parts = list(POOLS) if source == MIXED else source.split("+")
+    for part in parts:
+        if part.startswith(PIVOT):
+            check_languages([part.removeprefix(PIVOT)])
+        elif part not in POOLS:
+            raise ValueError(
+                f"unknown source {source!r}: give synthetic, human, mixed, pivot:LANG, or parts joined by + "
+                "(e.g. synthetic+pivot:en)"
+            )
+    if len(set(parts)) != len(parts):
+        raise ValueError(f"source {source!r} names a part twice")
+    return parts
+
+
+def pivot_language(part: str) -> str | None:
+    """The language of a `pivot:LANG` part, None for a pool of the target language itself."""
+    return part.removeprefix(PIVOT) if part.startswith(PIVOT) else None
 
 
 def _read_labels(path: Path) -> list[str]:

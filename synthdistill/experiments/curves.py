@@ -96,8 +96,10 @@ def _mean(values: Sequence[Value]) -> Value:
 def group_languages(
     curves: Mapping[CurveKey, Mapping[int, Sequence[Value]]], groups: Mapping[str, Sequence[str]]
 ) -> dict[CurveKey, dict[int, list[Value]]]:
-    """A language group's curve: per N and repeat, the mean over the group's languages that have that repeat
-    (for resampled scores, on each draw: each language's own resample b)."""
+    """A language group's curve: per N and repeat, the mean over the group's languages (for resampled scores, on
+    each draw: each language's own resample b). Only where every language of the group has the curve: a student
+    left out for some languages (tfidf on another language's pivot data) has no group curve, rather than one
+    that silently stands for the languages it ran on."""
     grouped: dict[CurveKey, dict[int, list[Value]]] = {}
     by_rest: dict[tuple[str, str, str], dict[str, Mapping[int, Sequence[Value]]]] = {}
     for (task, language, student, source), points in curves.items():
@@ -105,7 +107,7 @@ def group_languages(
     for (task, student, source), languages in by_rest.items():
         for group, members in groups.items():
             present = [languages[m] for m in members if m in languages]
-            if not present:
+            if not present or len(present) < len(members):
                 continue
             sizes = sorted(set.intersection(*(set(points) for points in present)))
             curve: dict[int, list[Value]] = {}

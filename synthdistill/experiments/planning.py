@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -17,27 +16,57 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from synthdistill.config import LabelSpec, TaskSpec, TeacherSpec
+from synthdistill.config import LabelSpec, StudentSpec, TaskSpec, TeacherSpec
 from synthdistill.data import Example, read_examples, sample_per_label
 from synthdistill.errors import DataError
-from synthdistill.experiments.config import ExperimentConfig, ExperimentTaskSpec
+from synthdistill.experiments.config import (
+    POOLS,
+    ExperimentConfig,
+    ExperimentTaskSpec,
+    pivot_language,
+    source_parts,
+)
+from synthdistill.sources import written
 
 TEACHER_SPEC: TypeAdapter[Any] = TypeAdapter(TeacherSpec)  # a teacher section, whichever backend it names
 
 
 def training_sample(pools: dict[str, list[Example]], source: str, per_class: int, seed: int) -> list[Example]:
-    """Up to `per_class` examples of each label; `mixed` takes half (rounded up) from human data, the rest
-    synthetic, both drawn with the same seed."""
-    if source == "mixed":
-        human = math.ceil(per_class / 2)
-        parts = [
-            sample_per_label(pools["human"], human, seed),
-            sample_per_label(pools["synthetic"], per_class - human, seed),
-        ]
-    else:
-        parts = [sample_per_label(pools[source], per_class, seed)]
-    labels = list(dict.fromkeys(label for part in parts for label in part))
-    return [example for label in labels for part in parts for example in part.get(label, [])]
+    """Up to `per_class` examples of each label, shared equally among the source's parts (the first parts get one
+    more when it does not divide: `mixed` takes half, rounded up, from human data), all drawn with the same seed."""
+    parts = source_parts(source)
+    shares = [per_class // len(parts) + (1 if i < per_class % len(parts) else 0) for i in range(len(parts))]
+    drawn = [sample_per_label(pools[part], share, seed) for part, share in zip(parts, shares, strict=True) if share]
+    labels = list(dict.fromkeys(label for part in drawn for label in part))
+    return [example for label in labels for part in drawn for example in part.get(label, [])]
+
+
+def part_file(experiment: ExperimentConfig, task: ExperimentTaskSpec, part: str, language: str) -> Path | None:
+    """The file a source's part draws on for one target language: pivot:LANG reads LANG's synthetic file."""
+    pivot = pivot_language(part)
+    return experiment.file(task, "synthetic", pivot) if pivot else experiment.file(task, part, language)
+
+
+def skipped_combinations(experiment: ExperimentConfig) -> list[str]:
+    """Students and sources the grid leaves out, each with the reason: a student that cannot carry one language
+    to another never trains on a pivot language's text."""
+    skipped = []
+    for spec in experiment.students:
+        for source in experiment.sources:
+            pivots = sorted({p for p in map(pivot_language, source_parts(source)) if p})
+            if pivots and not spec.crosses_languages:
+                skipped.append(
+                    f"{spec.display_name} on {source}: run for {', '.join(pivots)} only; a {spec.type} student learns "
+                    "the surface of one language and cannot learn another language from its text"
+                )
+    return skipped
+
+
+def _crosses(spec: StudentSpec, source: str, language: str) -> bool:
+    """Whether `spec` may train on `source` for `language`: any pivot part in another language needs a student
+    that carries languages across."""
+    pivots = {pivot_language(part) for part in source_parts(source)} - {None, language}
+    return spec.crosses_languages or not pivots
 
 
 def file_fingerprint(path: Path) -> str:
@@ -85,21 +114,33 @@ def plan_cells(experiment: ExperimentConfig, workdir: Path) -> list[Cell]:
     fingerprints: dict[Path, str] = {}
     for task in experiment.task_specs():
         for language in experiment.languages:
-            files = {split: experiment.file(task, split, language) for split in ("human", "synthetic", "test", "dev")}
-            needed = {"test"} | {s for s in experiment.sources if s != "mixed"}
-            needed |= {"human", "synthetic"} if "mixed" in experiment.sources else set()
-            for split in needed:
-                if files[split] is None:
-                    raise DataError(f"task {task.name}: no `{split}` file given, and a source needs it")
-            chosen = {s: files[s] for s in (*needed, "dev") if files[s] is not None}
-            for path in chosen.values():
+            files: dict[str, Path] = {}
+            for split in ("test", "dev"):
+                found = experiment.file(task, split, language)
+                if found is not None:
+                    files[split] = found
+            for source in experiment.sources:
+                for part in source_parts(source):
+                    found = part_file(experiment, task, part, language)
+                    if found is None:
+                        split = "synthetic" if pivot_language(part) else part
+                        raise DataError(f"task {task.name}: no `{split}` file given, and source {source} needs it")
+                    files[part] = found
+            if "test" not in files:
+                raise DataError(f"task {task.name}: no `test` file given")
+            for path in files.values():
                 if path not in fingerprints:
                     fingerprints[path] = file_fingerprint(path)
+            # Every cell's key covers the target language's pools that any source reads (as keys always have),
+            # and a pivot pool only in the keys of the cells that read it: adding a pivot source keeps the rest.
+            pools = sorted({part for source in experiment.sources for part in source_parts(source)} & set(POOLS))
             cell_task = task_spec(task, [language])
             teacher = experiment_teacher(experiment)
             for spec in experiment.students:
                 options = spec.model_dump(mode="json", exclude={"name", "train_on"})
-                for source in experiment.sources:
+                for source in (s for s in experiment.sources if _crosses(spec, s, language)):
+                    pivots = [part for part in source_parts(source) if pivot_language(part)]
+                    chosen = {split: files[split] for split in ("test", "dev", *pools, *pivots) if split in files}
                     for n, per_class in experiment.grid(len(task.labels)):
                         for repeat in range(experiment.repeats):
                             seed = experiment.seed + repeat
@@ -125,8 +166,9 @@ def plan_cells(experiment: ExperimentConfig, workdir: Path) -> list[Cell]:
 
 @cache
 def cell_examples(path: str, labels: tuple[str, ...], language: str) -> list[Example]:
-    """The file's rows in this language: a file whose rows carry `language` may hold several."""
-    rows = [e for e in read_examples(path, labels, language=language) if e.language == language]
+    """The file's rows written in this language: a file whose rows carry `language` may hold several (a run's
+    synthetic.jsonl), and its translations of pivot samples are not the teacher's writing in the language."""
+    rows = [e for e in read_examples(path, labels, language=language) if e.language == language and written(e)]
     if not rows:
         raise DataError(f"{path}: no rows in language {language}")
     return rows

@@ -52,8 +52,11 @@ def paper_experiment(
     students: Sequence[str] = ("tfidf", "embed"),
     repeats: int | None = None,
     teacher_results: str | Path | None = None,
+    sources: Sequence[str] = ("synthetic", "human"),
+    per_class: Sequence[int] | None = None,
 ) -> ExperimentConfig:
-    """The reproduction grid; `quick`: 2 sizes and 3 repeats instead of 5 sizes and the paper's 20."""
+    """The reproduction grid; `quick`: 2 sizes and 3 repeats instead of 5 sizes and the paper's 20. `sources`:
+    also pivot:en (English synthetic data for every language) and mixes such as synthetic+pivot:en."""
     data = Path(data).resolve()
     languages = list(languages or PAPER_LANGUAGES)
     available = complete_tasks(data, languages)
@@ -69,8 +72,8 @@ def paper_experiment(
         "data": str(data),
         "tasks": [_task(data, task) for task in chosen],
         "languages": languages,
-        "per_class_sizes": QUICK_PER_CLASS if quick else PAPER_PER_CLASS,
-        "sources": ["synthetic", "human"],
+        "per_class_sizes": list(per_class or (QUICK_PER_CLASS if quick else PAPER_PER_CLASS)),
+        "sources": list(sources),
         "repeats": repeats or (QUICK_REPEATS if quick else PAPER_REPEATS),
         "students": [_student(name) for name in students],
         "teacher": {"results": str(Path(teacher_results).resolve())}

@@ -34,7 +34,7 @@ from synthdistill.evaluation.intervals import (
     resampled_scores,
 )
 from synthdistill.evaluation.scores import classification_scores
-from synthdistill.experiments.config import ExperimentConfig, ExperimentTaskSpec
+from synthdistill.experiments.config import ExperimentConfig, ExperimentTaskSpec, pivot_language, source_parts
 from synthdistill.experiments.curves import (
     ALL_LANGUAGES,
     Crossover,
@@ -45,7 +45,13 @@ from synthdistill.experiments.curves import (
     group_teacher,
 )
 from synthdistill.experiments.executors import Executor, LocalExecutor
-from synthdistill.experiments.planning import TEACHER_SPEC, cell_examples, plan_cells, training_sample
+from synthdistill.experiments.planning import (
+    TEACHER_SPEC,
+    cell_examples,
+    plan_cells,
+    skipped_combinations,
+    training_sample,
+)
 from synthdistill.experiments.teacher_line import TeacherPredictions, teacher_line, teacher_predictions
 from synthdistill.progress import progress as progress_bar
 
@@ -60,7 +66,10 @@ def run_cell(payload: dict[str, Any]) -> dict[str, Any]:
 
     labels, language = tuple(payload["labels"]), payload["language"]
     files = payload["files"]
-    pools = {split: cell_examples(files[split], labels, language) for split in ("human", "synthetic") if split in files}
+    pools = {
+        part: cell_examples(files[part], labels, pivot_language(part) or language)
+        for part in source_parts(payload["source"])
+    }
     rows = training_sample(pools, payload["source"], payload["per_class"], payload["seed"])
     test = cell_examples(files["test"], labels, language)
     dev_rows = cell_examples(files["dev"], labels, language) if "dev" in files else None
@@ -313,6 +322,7 @@ def write_experiment_outputs(experiment: ExperimentConfig, out: Path, summary: E
         f"{cell_intervals}.",
         "Versus the teacher: " + summary.bootstrap.get("rule", "no bootstrap") + ".",
         *summary.bootstrap.get("notes", []),
+        *(f"{line}." for line in skipped_combinations(experiment)),
         f"Language groups: low-resource = {', '.join(language_groups(experiment).get(LOW_RESOURCE, [])) or 'none'}.",
     ]
     files = write_experiment_report(

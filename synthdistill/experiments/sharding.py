@@ -18,6 +18,7 @@ import yaml
 
 from synthdistill.config import Config, parse_config
 from synthdistill.data import DroppedSample, Example
+from synthdistill.errors import ConfigError
 from synthdistill.experiments.executors import Executor
 from synthdistill.generation.token_budgets import TokenBudget
 from synthdistill.teachers import TeacherStats
@@ -61,6 +62,13 @@ def generate_sharded(
     """Write the same files as `pipeline.generate`, from one shard per language run by `executor`."""
     from synthdistill.pipeline import load_datasets, output_folder, write_generation_outputs
 
+    kinds = {language: config.source.kind(language) for language in config.task.languages}
+    if set(kinds.values()) != {"in_language"}:
+        shown = ", ".join(f"{language}: {kind}" for language, kind in kinds.items() if kind != "in_language")
+        raise ConfigError(
+            f"source ({shown}): generation sharded per language writes in-language samples only; run `generate` "
+            "without --executor ray for pivot, translated, mixed or auto sources"
+        )
     out = output_folder(out)
     load_datasets(config)  # bad data fails here, before any shard starts
     resolved = yaml.safe_load(config.to_yaml())  # data paths made absolute: shards run anywhere

@@ -13,6 +13,7 @@ from functools import lru_cache
 
 from synthdistill.config import Config
 from synthdistill.data import DroppedSample, Example
+from synthdistill.evaluation.source_choice import SourceChoice
 from synthdistill.generation.language_id import expected_script, is_identifiable
 from synthdistill.generation.near_duplicates import jaccard, shingles
 from synthdistill.generation.token_budgets import (
@@ -24,6 +25,7 @@ from synthdistill.generation.token_budgets import (
     TokenBudget,
 )
 from synthdistill.languages import resolve_language
+from synthdistill.sources import SYNTHETIC_KINDS, source_plan, source_rows
 from synthdistill.teachers import estimated_cost
 from synthdistill.teachers.teacher import TeacherStats
 
@@ -159,6 +161,42 @@ def sampling_lines(
     return lines
 
 
+def source_lines(config: Config, samples: Sequence[Example]) -> list[str]:
+    """Where each language's training data comes from, and how many samples each source holds for it."""
+    plan = source_plan(config)
+    counts = {
+        language: {kind: len(source_rows(plan, kind, language, samples, (), config.generation.seed))
+                   for kind in SYNTHETIC_KINDS}
+        for language in plan.kinds
+    }  # fmt: skip
+    lines = ["## Sources", "", "| language | source | in-language | pivot | translated | mixed |",
+             "|---|---|---:|---:|---:|---:|"]  # fmt: skip
+    for language, kind in plan.kinds.items():
+        shown = {k: str(n) if n or k == "in_language" else "-" for k, n in counts[language].items()}
+        if language == plan.pivot or plan.pivot is None:
+            shown.update(pivot="-", mixed="-", translate="-")
+        lines.append(f"| {language} | {plan.name(kind)} | {shown['in_language']} | {shown['pivot']} | "
+                     f"{shown['translate']} | {shown['mixed']} |")  # fmt: skip
+    lines += [""]
+    if plan.pivot is not None and any(plan.uses_pivot(c) or plan.translates(c) for c in plan.kinds):
+        users = [c for c in plan.kinds if plan.uses_pivot(c) or plan.translates(c)]
+        lines.append(
+            f"Pivot samples are written once, in {plan.pivot}, and shared by {', '.join(users)} (`used_by` in "
+            "synthetic.jsonl). Translations: the teacher translates each kept pivot sample, greedily, one request "
+            "per sample (template in `template`, the source sample in `translated_from`); they pass the same "
+            "filters as written samples. mixed: per label, the two pools' mean size, "
+            f"{plan.pivot_share:.0%} of it pivot samples, the rest {plan.mixed_with}."
+        )
+    else:
+        lines.append("Every language trains on the samples the teacher wrote in it (source.default: in_language).")
+    if "auto" in plan.kinds.values():
+        lines.append(
+            "auto: `train` tries every candidate source on each student and keeps the best on the human dev split "
+            "(see the section below once it has run, and report.md)."
+        )
+    return lines
+
+
 def budget_lines(
     config: Config,
     budgets: Mapping[str, TokenBudget],
@@ -169,7 +207,7 @@ def budget_lines(
     made = Counter(s.language for s in samples) + Counter(d.language for d in dropped)
     truncated = Counter(d.language for d in dropped if d.reason == "truncated")
     lines = ["## Token budgets", "", "| language | max_tokens per sample | from | truncated |", "|---|---:|---|---:|"]
-    for language in config.task.languages:
+    for language in dict.fromkeys([*config.task.languages, *budgets]):
         budget = budgets.get(language)
         cut, total = truncated[language], made[language]
         share = f"{cut} of {total} ({cut / total:.1%})" if total else "none made"
@@ -198,6 +236,7 @@ def render_card(
 ) -> str:
     """`budgets`: each language's max_tokens per sample and how it was found (token_budgets)."""
     task, labels = config.task, config.task.label_names
+    languages = list(dict.fromkeys([*task.languages, *budgets, *(s.language for s in samples if s.language)]))
     lines = [f"# Synthetic dataset: {task.name}", "", f"Status: **{status}**", ""]
     lines += [f"Teacher: `{teacher_model}` ({config.teacher.prompt_mode} mode, {config.teacher.backend} backend)", ""]
     lines += [
@@ -207,7 +246,7 @@ def render_card(
         "|---" * (len(labels) + 2) + "|",
     ]
     kept = Counter((s.language, s.label) for s in samples)
-    for language in task.languages:
+    for language in languages:
         counts = [kept[language, label] for label in labels]
         lines.append(f"| {language} | " + " | ".join(map(str, counts)) + f" | {sum(counts)} |")
 
@@ -216,10 +255,11 @@ def render_card(
     if reasons:
         lines += ["| language | " + " | ".join(reasons) + " |", "|---" * (len(reasons) + 1) + "|"]
         by_language = Counter((d.language, d.reason) for d in dropped)
-        for language in task.languages:
+        for language in languages:
             lines.append(f"| {language} | " + " | ".join(str(by_language[language, r]) for r in reasons) + " |")
     else:
         lines.append("Nothing was dropped.")
+    lines += ["", *source_lines(config, samples)]
     lines += ["", *budget_lines(config, budgets, samples, dropped)]
 
     lines += ["", "## Diversity", "",
@@ -228,7 +268,7 @@ def render_card(
     texts_of: dict[str | None, list[str]] = {}
     for sample in samples:
         texts_of.setdefault(sample.language, []).append(sample.text)
-    for language in task.languages:
+    for language in languages:
         texts = texts_of.get(language, [])
         distinct_1, distinct_2 = distinct_ngrams(texts, (1, 2))
         lines.append(
@@ -273,3 +313,25 @@ def render_card(
                   for label, text in by_label.items()]  # fmt: skip
     lines += ["", "Settings:", "", "```yaml", config.to_yaml().rstrip(), "```", ""]
     return "\n".join(lines)
+
+
+CHOICES_HEADING = "## Sources chosen on the dev split"
+
+
+def with_source_choices(card: str, choices: Sequence[SourceChoice]) -> str:
+    """The card with a section on auto's choices (in place of an older one), before its token budgets."""
+    lines = [CHOICES_HEADING, "", "| language | student | chosen | why | every candidate's dev macro-F1 |",
+             "|---|---|---|---|---|"]  # fmt: skip
+    for choice in choices:
+        scores = ", ".join(
+            f"{c.source} {c.dev_macro_f1:.3f} (n={c.n_train})" if c.dev_macro_f1 is not None
+            else f"{c.source}: {c.note}" for c in choice.candidates
+        )  # fmt: skip
+        lines.append(f"| {choice.language} | {choice.classifier} | {choice.chosen} | {choice.reason} | {scores} |")
+    section = "\n".join(lines) + "\n\n"
+    start = card.find(CHOICES_HEADING)
+    if start >= 0:
+        following = card.find("\n## ", start + len(CHOICES_HEADING))
+        card = card[:start] + (card[following + 1 :] if following >= 0 else "")
+    anchor = card.find("## Token budgets")
+    return card[:anchor] + section + card[anchor:] if anchor >= 0 else card.rstrip("\n") + "\n\n" + section

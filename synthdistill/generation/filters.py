@@ -1,7 +1,8 @@
 """Filters over generated samples; every drop keeps the sample and says why.
 
-Order: length, copies of seed examples, language ID, exact and near duplicates (a text made for two labels
-is ambiguous and dropped for both), then, if asked, the teacher's own re-check, which never rewrites a label.
+Order: length, repetition loops, copies of seed examples, language ID, exact and near duplicates (a text made
+for two labels is ambiguous and dropped for both), then, if asked, the teacher's own re-check, which never
+rewrites a label.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from synthdistill.data import DroppedSample, Example
 from synthdistill.evaluation.teacher_classifier import classify_with_teacher, shots_per_label
 from synthdistill.generation.language_id import check_language
 from synthdistill.generation.near_duplicates import find_root, near_duplicate_pairs, normalise_text
+from synthdistill.generation.repetition import is_repetitive
 from synthdistill.languages import resolve_language
 from synthdistill.teachers.protocol import PromptMode
 from synthdistill.teachers.teacher import Teacher
@@ -54,7 +56,7 @@ def deduplicate(samples: Sequence[Example], near_threshold: float | None) -> tup
 def filter_samples(
     samples: Sequence[Example], spec: FilterSpec, *, seed_texts: Iterable[str] = ()
 ) -> tuple[list[Example], list[DroppedSample]]:
-    """The text-only filters (no teacher): length, seed copies, language ID, duplicates."""
+    """The text-only filters (no teacher): length, repetition loops, seed copies, language ID, duplicates."""
     copied = {normalise_text(text) for text in seed_texts}
     kept: list[Example] = []
     dropped: list[DroppedSample] = []
@@ -64,6 +66,8 @@ def filter_samples(
             dropped.append(_drop(example, "too_short"))
         elif length > spec.max_chars:
             dropped.append(_drop(example, "too_long"))
+        elif is_repetitive(example.text, spec.min_distinct_share):
+            dropped.append(_drop(example, "repetitive"))
         elif normalise_text(example.text) in copied:
             dropped.append(_drop(example, "copied_seed"))
         elif spec.language_id and example.language is not None:
@@ -73,6 +77,17 @@ def filter_samples(
             kept.append(example)
     unique, duplicates = deduplicate(kept, spec.near_duplicate_threshold)
     return unique, dropped + duplicates
+
+
+def loops_apart(dropped: Sequence[DroppedSample], spec: FilterSpec) -> list[DroppedSample]:
+    """Drops as they were, except answers cut at max_tokens inside a repetition loop: those say `repetitive`,
+    as a larger budget would only have made them longer, and `truncated` keeps meaning a budget too small."""
+    return [
+        DroppedSample(d.text, d.language, d.label, "repetitive", d.meta)
+        if d.reason == "truncated" and is_repetitive(d.text, spec.min_distinct_share)
+        else d
+        for d in dropped
+    ]
 
 
 def teacher_check(
