@@ -322,6 +322,9 @@ class SourceSpec(_Strict):
         "in_language", description="what mixed adds to the pivot samples"
     )
     pivot_share: float = Field(0.5, gt=0, lt=1, description="mixed: the pivot samples' share of each label")
+    translations_per_request: int = Field(
+        1, ge=1, le=20, description="pivot samples per translation request (more: a numbered list, fewer requests)"
+    )
     translation_template: str | None = Field(None, description="prompt template (default: translate.<mode>.v1)")
 
     @field_validator("pivot")

@@ -226,7 +226,8 @@ def generate_data(
             translated, failed = translate_samples(
                 task, mode, active, [s for s in samples if s.language == plan.pivot], plan.translates_into(),
                 {language: budget.tokens for language, budget in budgets.items()},
-                template=config.source.translation_template, seed=generation.seed,
+                per_request=config.source.translations_per_request, template=config.source.translation_template,
+                seed=generation.seed,
             )  # fmt: skip
             kept, filtered = filter_samples(translated, config.filters, seed_texts=seed_texts)
             samples, dropped = samples + kept, dropped + failed + filtered

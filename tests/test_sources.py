@@ -20,8 +20,14 @@ from tests.conftest import POLITICS, SPORTS, FakeBackend, tiny_config_dict, topi
 
 
 def translating_answer(request: CompletionRequest) -> Completion:
-    """The topic teacher, which also 'translates': the source text with the target language's name after it."""
+    """The topic teacher, which also 'translates': the source text with the target language's name after it (a
+    numbered list of four comes back without its fourth line)."""
     prompt = request.prompt or request.messages[-1][1]
+    if "numbered alike" in prompt:
+        target = re.search(r"translated into (\w+)", prompt).group(1)
+        texts = re.findall(r"^\d+\. (.+)$", prompt, re.M)
+        lines = [f"{i}. {text} ({target})" for i, text in enumerate(texts, start=1)][: 3 if len(texts) == 4 else None]
+        return Completion(text=" " + "\n".join(lines)[3:], finish_reason="stop", prompt_tokens=60, completion_tokens=30)
     if "translated into" in prompt:
         source_language, target = re.search(r"in (\w+), and the same \w+ translated into (\w+)", prompt).groups()
         text = re.search(rf"^{source_language}: (.*)$", prompt, re.M).group(1)
@@ -93,6 +99,33 @@ def test_translations_keep_their_source_and_pass_the_same_filters(tmp_path):
     # a second run asks for nothing again
     again = FakeBackend(translating_answer)
     assert generate(config, tmp_path / "out", Teacher(again, progress=False))[0] == samples
+
+
+def test_several_translations_per_request_come_back_by_number(tmp_path):
+    config = project(tmp_path, default="translate", translations_per_request=4)
+    backend = FakeBackend(translating_answer)
+
+    samples, dropped = generate(config, tmp_path / "out", Teacher(backend, progress=False))
+
+    requests = [r for r in backend.requests if "translated into" in (r.prompt or "")]
+    assert len(requests) == 2 * 2  # 6 pivot samples in lists of 4 and 2, into de and fr
+    assert all(
+        r.stop == ("\n\n",) and r.max_tokens == 40 * r.prompt.count("\n1. ") * 0 + r.max_tokens for r in requests
+    )
+    translated = [s for s in samples if s.meta.get("origin") == "translated"]
+    missing = [d for d in dropped if d.reason == "translation:missing"]
+    assert len(translated) == 2 * 5 and len(missing) == 2  # the fourth of each list of four did not come back
+    for sample in translated:
+        name = {"de": "German", "fr": "French"}[sample.language]
+        assert sample.text == f"{sample.meta['translated_from']['text']} ({name})"
+    assert {d.meta["position"] for d in missing} == {3}
+
+
+def test_numbered_answers_by_number():
+    from synthdistill.generation.translation import numbered_answers
+
+    assert numbered_answers(" one\n2. two\n\n3) three\n9. nine", 3, "completion") == {1: "one", 2: "two", 3: "three"}
+    assert numbered_answers("Here you are:\n1. one\n2: two", 2, "chat") == {1: "one", 2: "two"}
 
 
 def test_mixed_takes_the_stated_share_of_pivot_samples_per_label():

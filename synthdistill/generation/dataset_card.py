@@ -25,7 +25,7 @@ from synthdistill.generation.token_budgets import (
     TokenBudget,
 )
 from synthdistill.languages import resolve_language
-from synthdistill.sources import SYNTHETIC_KINDS, source_plan, source_rows
+from synthdistill.sources import SYNTHETIC_KINDS, WRITTEN, source_plan, source_rows, written
 from synthdistill.teachers import estimated_cost
 from synthdistill.teachers.teacher import TeacherStats
 
@@ -178,12 +178,14 @@ def source_lines(config: Config, samples: Sequence[Example]) -> list[str]:
         lines.append(f"| {language} | {plan.name(kind)} | {shown['in_language']} | {shown['pivot']} | "
                      f"{shown['translate']} | {shown['mixed']} |")  # fmt: skip
     lines += [""]
+    n = config.source.translations_per_request
+    per_request = "one request per sample" if n == 1 else f"{n} samples per request as a numbered list"
     if plan.pivot is not None and any(plan.uses_pivot(c) or plan.translates(c) for c in plan.kinds):
         users = [c for c in plan.kinds if plan.uses_pivot(c) or plan.translates(c)]
         lines.append(
             f"Pivot samples are written once, in {plan.pivot}, and shared by {', '.join(users)} (`used_by` in "
-            "synthetic.jsonl). Translations: the teacher translates each kept pivot sample, greedily, one request "
-            "per sample (template in `template`, the source sample in `translated_from`); they pass the same "
+            "synthetic.jsonl). Translations: the teacher translates each kept pivot sample, greedily, "
+            f"{per_request} (template in `template`, the source sample in `translated_from`); they pass the same "
             "filters as written samples. mixed: per label, the two pools' mean size, "
             f"{plan.pivot_share:.0%} of it pivot samples, the rest {plan.mixed_with}."
         )
@@ -204,7 +206,10 @@ def budget_lines(
     dropped: Sequence[DroppedSample],
 ) -> list[str]:
     """Each language's max_tokens per sample, how it was found, and the share of its samples cut by it."""
-    made = Counter(s.language for s in samples) + Counter(d.language for d in dropped)
+    # written samples only: a translation's budget and drops are its own (translation:truncated)
+    made = Counter(s.language for s in samples if written(s)) + Counter(
+        d.language for d in dropped if d.meta.get("origin", WRITTEN) == WRITTEN
+    )
     truncated = Counter(d.language for d in dropped if d.reason == "truncated")
     lines = ["## Token budgets", "", "| language | max_tokens per sample | from | truncated |", "|---|---:|---|---:|"]
     for language in dict.fromkeys([*config.task.languages, *budgets]):
@@ -219,7 +224,10 @@ def budget_lines(
         if config.generation.max_tokens == "auto"
         else ""
     )
-    truncation = "Truncated: samples dropped because the answer reached max_tokens, of all samples made there."
+    truncation = (
+        "Truncated: samples dropped because the answer reached max_tokens, of all samples the teacher wrote there "
+        "(translations not counted); an answer cut inside a repetition loop is dropped as repetitive instead."
+    )
     return [*lines, "", rule + truncation]
 
 
