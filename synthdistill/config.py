@@ -33,6 +33,19 @@ class _Strict(BaseModel):
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
+def check_template(name: str | None, kind: str) -> str | None:
+    """A field validator's body: a template of this kind (generate, translate) that ships with the package, so a
+    typo fails when the config loads, not after the teacher has answered."""
+    from synthdistill.prompts import known_templates
+
+    if name is None:
+        return None
+    choices = [t for t in known_templates() if t.startswith(f"{kind}.")]
+    if name not in choices:
+        raise ValueError(f"unknown template {name!r}; the {kind} templates are {', '.join(choices)}")
+    return name
+
+
 def check_languages(languages: list[str]) -> list[str]:
     """A field validator's body: every code known, none twice."""
     for code in languages:
@@ -280,6 +293,11 @@ class GenerationSpec(_Strict):
             return value
         raise ValueError(f"must be auto or a whole number of tokens, at least 1 (got {value!r})")
 
+    @field_validator("template")
+    @classmethod
+    def _known_template(cls, name: str | None) -> str | None:
+        return check_template(name, "generate")
+
     @field_validator("demo_language")
     @classmethod
     def _known_demo_language(cls, code: str | None) -> str | None:
@@ -326,6 +344,11 @@ class SourceSpec(_Strict):
         1, ge=1, le=20, description="pivot samples per translation request (more: a numbered list, fewer requests)"
     )
     translation_template: str | None = Field(None, description="prompt template (default: translate.<mode>.v1)")
+
+    @field_validator("translation_template")
+    @classmethod
+    def _known_template(cls, name: str | None) -> str | None:
+        return check_template(name, "translate")
 
     @field_validator("pivot")
     @classmethod

@@ -54,7 +54,7 @@ from synthdistill.generation.label_summaries import summarise_labels
 from synthdistill.generation.samples import generate_samples
 from synthdistill.generation.self_revision import revise_samples
 from synthdistill.generation.token_budgets import TokenBudget, token_budgets
-from synthdistill.generation.translation import translate_samples
+from synthdistill.generation.translation import translate_samples, translation_requests
 from synthdistill.sources import SEED, SourcePlan, readable_languages, source_plan, source_rows
 from synthdistill.students.base import Student, probability_rows
 from synthdistill.students.registry import load_student, student_registry
@@ -223,12 +223,13 @@ def generate_data(
             samples, rejected = teacher_check(written_task, mode, active, samples, seeds, shots=shots, seed=seed)
             dropped += rejected
         if plan.translates_into():
-            translated, failed = translate_samples(
-                task, mode, active, [s for s in samples if s.language == plan.pivot], plan.translates_into(),
+            planned = translation_requests(
+                task, mode, [s for s in samples if s.language == plan.pivot], plan.translates_into(),
                 {language: budget.tokens for language, budget in budgets.items()},
                 per_request=config.source.translations_per_request, template=config.source.translation_template,
                 seed=generation.seed,
             )  # fmt: skip
+            translated, failed = translate_samples(mode, active, planned)
             kept, filtered = filter_samples(translated, config.filters, seed_texts=seed_texts)
             samples, dropped = samples + kept, dropped + failed + filtered
         if set(plan.kinds.values()) != {"in_language"}:

@@ -42,6 +42,12 @@ def _environment() -> jinja2.Environment:
     )
 
 
+def known_templates() -> list[str]:
+    """The template names that ship with the package (what `template` fields may name)."""
+    names = _environment().list_templates()
+    return sorted(n.removesuffix(TEMPLATE_SUFFIX) for n in names if n.endswith(TEMPLATE_SUFFIX))
+
+
 def render(template: str, **variables: Any) -> RenderedPrompt:
     """Render `templates/<template>.jinja`; a missing variable is an error, not an empty string."""
     text = _environment().get_template(template + TEMPLATE_SUFFIX).render(**variables)

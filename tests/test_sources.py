@@ -96,9 +96,10 @@ def test_translations_keep_their_source_and_pass_the_same_filters(tmp_path):
         assert source["prompt_hash"] == original.meta["prompt_hash"] and source["language"] == "en"
         assert sample.meta["template"] == "translate.completion.v1" and sample.meta["used_by"] == [sample.language]
     assert all(s.meta["used_by"] == [] for s in pivot)  # en itself is no task language and nobody trains on it
-    # a second run asks for nothing again
+    # the same config asks the same requests again (seeded by the generation seed and the prompt)
     again = FakeBackend(translating_answer)
-    assert generate(config, tmp_path / "out", Teacher(again, progress=False))[0] == samples
+    assert generate(config, tmp_path / "again", Teacher(again, progress=False))[0] == samples
+    assert [r.canonical_json for r in again.requests] == [r.canonical_json for r in backend.requests]
 
 
 def test_several_translations_per_request_come_back_by_number(tmp_path):
@@ -236,6 +237,12 @@ def test_source_rows_of_each_kind(tmp_path):
         ({"pivot": "xx"}, {"dev": "d"}, "source.pivot: unknown language code 'xx'"),
         ({"languages": {"sw": "pivot"}}, {"dev": "d"}, "source.languages names languages that are not in the task: sw"),
         ({"default": "pivots"}, {"dev": "d"}, "source.default: Input should be 'in_language', 'pivot'"),
+        (
+            {"translation_template": "../generate.chat.v1"},
+            {},
+            "source.translation_template: unknown template "
+            "'../generate.chat.v1'; the translate templates are translate.chat.v1, translate.completion.v1",
+        ),
     ],
 )
 def test_sources_that_cannot_work_are_config_errors(source, data, message):

@@ -66,7 +66,9 @@ def teacher_line(experiment: ExperimentConfig, out: Path, progress: bool) -> tup
         return {}, "no teacher line (teacher: null)"
     if reference.results:
         path = experiment.path(reference.results)
-        return _teacher_rows_from_file(experiment, path), f"teacher scores from {path}"
+        # as the config names it (relative to the experiment file): an absolute path of this machine is no
+        # use in a committed report
+        return _teacher_rows_from_file(experiment, path), f"teacher scores from {reference.results}"
     scores: dict[tuple[str, str], float] = {}
     model = ""
     drawn_dev = False

@@ -90,23 +90,11 @@ def numbered_answers(text: str, n: int, mode: PromptMode) -> dict[int, str]:
 
 
 def translate_samples(
-    task: TaskSpec,
-    mode: PromptMode,
-    teacher: Teacher,
-    samples: Sequence[Example],
-    targets: Sequence[str],
-    max_tokens: Mapping[str, int],
-    *,
-    per_request: int = 1,
-    template: str | None = None,
-    seed: int = 0,
+    mode: PromptMode, teacher: Teacher, planned: Sequence[tuple[list[Example], str, RenderedPrompt, CompletionRequest]]
 ) -> tuple[list[Example], list[DroppedSample]]:
-    """Each sample translated into each target language; answers that are no translation are dropped with the
-    reason (empty, truncated, missing from a numbered answer), unfiltered otherwise: the caller filters them
-    like any sample."""
-    planned = translation_requests(
-        task, mode, samples, targets, max_tokens, per_request=per_request, template=template, seed=seed
-    )
+    """The `planned` translations (translation_requests) asked of the teacher; answers that are no translation are
+    dropped with the reason (empty, truncated, missing from a numbered answer), unfiltered otherwise: the caller
+    filters them like any sample."""
     answers = teacher.complete_within_budget([request for *_, request in planned], desc="translating")
     translated: list[Example] = []
     dropped: list[DroppedSample] = []
