@@ -125,6 +125,8 @@ def source_rows(
     if source == "mixed":
         pivot = source_rows(plan, "pivot", language, synthetic, seed, draw)
         other = source_rows(plan, plan.mixed_with, language, synthetic, seed, draw)
+        if not pivot or not other:
+            return []  # a mix needs both sides; one alone is already a candidate of its own
         return mixed_rows(pivot, other, plan.pivot_share, random.Random(f"{draw}:{language}:mixed"))
     raise ValueError(f"unknown source {source!r}")
 

@@ -67,7 +67,7 @@ def test_a_pivot_sample_is_written_once_and_shared_by_every_language_that_uses_i
     assert all(s.meta["used_by"] == ["de", "fr"] for s in samples)
     assert {r["language"] for r in map(json.loads, (tmp_path / "out/synthetic.jsonl").open())} == {"en"}
     card = (tmp_path / "out/dataset_card.md").read_text()
-    assert "| de | pivot:en | 0 | 6 | - | 2 |" in card and "shared by de, fr" in card  # mixed: half of (6 + 0)
+    assert "| de | pivot:en | 0 | 6 | - | - |" in card and "shared by de, fr" in card  # no mix without de samples
     assert "| en |" in card.split("## Token budgets")[1]  # the pivot has its own token budget
     # the pivot's rows read back (they are not in a task language), and train the languages that use them
     assert len(read_synthetic(config, tmp_path / "out/synthetic.jsonl")) == 6
