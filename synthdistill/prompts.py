@@ -5,14 +5,21 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import jinja2
 
 from synthdistill.languages import resolve_language
 
-if TYPE_CHECKING:
-    from synthdistill.config import TaskSpec
+
+class DescribedTask(Protocol):
+    """What templates say about a task (config.TaskSpec has it; prompts sit below the config, which checks
+    template names against them)."""
+
+    domain: str
+    text_kind: str
+    label_kind: str
+
 
 TEMPLATE_SUFFIX = ".jinja"
 
@@ -54,7 +61,7 @@ def render(template: str, **variables: Any) -> RenderedPrompt:
     return RenderedPrompt(text=text, template=template)
 
 
-def task_variables(task: TaskSpec, language: str) -> dict[str, str]:
+def task_variables(task: DescribedTask, language: str) -> dict[str, str]:
     """What every template says about the task: the language's name, the domain, what texts and labels are."""
     return {
         "language": resolve_language(language).name,
