@@ -1,7 +1,8 @@
 """Does the auto token budget fit every language? `synthdistill generate` with the embedded teacher on the paper's
 11 languages (topic task, seed texts from its human training pool) and on the shipped example's 4, repeated with
 different generation seeds; per language: the budget, the answers made, the shares cut by max_tokens
-(`truncated`) and cut inside a repetition loop (`repetitive`, which a larger budget would only have lengthened).
+(`truncated`), cut inside a repetition loop (`repetitive`) and cut already past max_chars (`too_long`): a larger
+budget would only have lengthened the last two.
 
 Run: python bench/truncation.py [--samples-per-label 6] [--repeats 2] [--paper ../shared/data/paper]
 """
@@ -26,6 +27,7 @@ from cli_rerun import timed_cli
 
 EXAMPLE = HERE.parent / "examples" / "sib200-topic.yaml"
 PAPER_LANGUAGES = ["en", "de", "th", "he", "id", "sw", "ro", "az", "sl", "te", "cy"]
+REASONS = ("truncated", "repetitive", "too_long")
 EXAMPLE_LANGUAGES = ["eng_Latn", "ind_Latn", "swh_Latn", "cym_Latn"]
 
 
@@ -100,7 +102,7 @@ def main() -> None:
         for name, make in makers.items():
             if name.split()[0] not in args.data:
                 continue
-            per_language: dict[str, list[tuple[int, int, int, int]]] = {}
+            per_language: dict[str, list[tuple[int, ...]]] = {}
             for seed in range(args.repeats):
                 out = folder / f"out-{name.split()[0]}-{seed}"
                 seconds = timed_cli(["generate", str(make(seed)), "--out", str(out), "--no-progress"])[0]
@@ -108,7 +110,7 @@ def main() -> None:
                 made, cut, budgets = counts(out)
                 for language in budgets:
                     per_language.setdefault(language, []).append(
-                        (budgets[language], made[language], cut[language, "truncated"], cut[language, "repetitive"])
+                        (budgets[language], made[language], *(cut[language, reason] for reason in REASONS))
                     )
             for language, runs in per_language.items():
                 rows.append((name, language, runs))
@@ -118,18 +120,21 @@ def main() -> None:
         f"Machine: {bench_output.machine()}. Embedded teacher (Gemma 3 270M), the example's generation settings "
         f"(temperature 0.8, top_p 0.95, 3 demonstrations, max_tokens auto), {args.samples_per_label} samples per "
         f"label, generation seeds 0 to {args.repeats - 1}. truncated: answers cut by max_tokens; repetitive: cut "
-        "inside a repetition loop (dropped as repetitive: a larger budget only lengthens the loop). Per run, "
-        "then the largest share of any run.",
+        "inside a repetition loop (dropped as repetitive: a larger budget only lengthens the loop); too_long: "
+        "over max_chars, whether cut or not (a cut answer already past max_chars counts here). Per run, then the "
+        "truncated share over all runs and the largest of any run.",
         "",
         "| data | language | max_tokens | answers per run | truncated per run | repetitive per run "
-        "| truncated, worst run |",
-        "|---|---|---:|---:|---|---|---:|",
+        "| too_long per run | truncated, all runs | truncated, worst run |",
+        "|---|---|---:|---:|---|---|---|---:|---:|",
     ]
     for name, language, runs in rows:
-        worst = max(t / m for _, m, t, _ in runs if m) if any(m for _, m, _, _ in runs) else 0.0
+        worst = max((run[2] / run[1] for run in runs if run[1]), default=0.0)
+        pooled = sum(run[2] for run in runs) / max(1, sum(run[1] for run in runs))
+        per_run = " | ".join(", ".join(str(run[column]) for run in runs) for column in range(2, 2 + len(REASONS)))
         lines.append(
-            f"| {name} | {language} | {runs[0][0]} | {statistics.mean(m for _, m, _, _ in runs):.0f} | "
-            f"{', '.join(str(t) for _, _, t, _ in runs)} | {', '.join(str(r) for _, _, _, r in runs)} | {worst:.1%} |"
+            f"| {name} | {language} | {runs[0][0]} | {statistics.mean(run[1] for run in runs):.0f} | {per_run} "
+            f"| {pooled:.1%} | {worst:.1%} |"
         )
     bench_output.write_markdown("truncation", lines)
 

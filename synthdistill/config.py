@@ -478,6 +478,9 @@ class FinetuneStudentSpec(_TorchStudentSpec):
     dropout: float = Field(0.2, ge=0, lt=1, description="the backbone's hidden and classifier dropout")
     max_length: int = Field(256, ge=8, description="tokens per text; longer texts are cut")
     batch_size: int | None = Field(None, ge=1, description="default: 4 to 64, growing with N")
+    train_embeddings: bool = Field(
+        True, description="false: the input embeddings stay as loaded (2-3x faster on a CPU with a 262k vocabulary)"
+    )
 
 
 class LoraStudentSpec(_TorchStudentSpec):

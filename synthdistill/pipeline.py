@@ -49,7 +49,7 @@ from synthdistill.evaluation.teacher_settings import (
     teacher_reference,
 )
 from synthdistill.generation.dataset_card import render_card, with_source_choices
-from synthdistill.generation.filters import filter_samples, loops_apart, teacher_check
+from synthdistill.generation.filters import filter_samples, teacher_check, truncation_explained
 from synthdistill.generation.label_summaries import summarise_labels
 from synthdistill.generation.samples import generate_samples
 from synthdistill.generation.self_revision import revise_samples
@@ -211,7 +211,7 @@ def generate_data(
         budgets = token_budgets(generation, list(dict.fromkeys([*written_task.languages, *task.languages])), seeds,
                                 active)  # fmt: skip
         raw, dropped = generate_samples(written_task, generation, mode, active, seeds, summaries, budgets)
-        dropped = loops_apart(dropped, config.filters)
+        dropped = truncation_explained(dropped, config.filters)
         seed_texts = [example.text for pool in seeds.values() for example in pool]
         samples, filtered = filter_samples(raw, config.filters, seed_texts=seed_texts)
         dropped += filtered

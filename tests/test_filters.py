@@ -1,6 +1,7 @@
 from synthdistill.config import FilterSpec, parse_config
 from synthdistill.data import DroppedSample, Example
-from synthdistill.generation.filters import deduplicate, filter_samples, loops_apart, teacher_check
+from synthdistill.generation.filters import deduplicate, filter_samples, teacher_check, truncation_explained
+from synthdistill.generation.repetition import is_repetitive
 from synthdistill.teachers.teacher import Teacher
 from tests.conftest import tiny_config_dict
 
@@ -99,7 +100,26 @@ def test_repetition_loops_are_dropped_and_a_loop_cut_by_max_tokens_is_no_truncat
     assert [e.text for e in kept] == [PROSE, THAI, "na na na na"]  # prose in any script; too short to judge
     assert reasons(dropped) == [(LOOP, "repetitive")]
     cut = [DroppedSample(LOOP, "sw", "a", "truncated"), DroppedSample(PROSE[:60], "sw", "a", "truncated")]
-    assert [d.reason for d in loops_apart(cut, spec)] == ["repetitive", "truncated"]
+    assert [d.reason for d in truncation_explained(cut, spec)] == ["repetitive", "truncated"]
     off = spec.model_copy(update={"min_distinct_share": None})
-    assert [d.reason for d in loops_apart(cut, off)] == ["truncated", "truncated"]
+    assert [d.reason for d in truncation_explained(cut, off)] == ["truncated", "truncated"]
     assert len(filter_samples([ex(LOOP)], off)[0]) == 1
+
+
+RAMBLE = (  # rambling prose past max_chars, no loop
+    "Timu ya taifa ilishinda mechi ya fainali kwa mabao mawili dhidi ya moja jana jioni mjini Mombasa. "
+    "Mashabiki walijaa uwanjani tangu asubuhi, wakiimba na kupeperusha bendera za rangi nyingi. "
+    "Kocha alisema wachezaji walijiandaa kwa wiki tatu katika kambi ya mazoezi iliyoko milimani. "
+    "Nahodha aliongeza kwamba ushindi huu ni zawadi kwa familia zao na kwa wananchi wote wa pwani. "
+    "Serikali ya kaunti imeahidi kujenga uwanja mpya wenye taa za kisasa kabla ya msimu ujao kuanza."
+)
+
+
+def test_an_answer_cut_after_max_chars_is_too_long_not_truncated():
+    """A larger token budget would only have let the length filter drop the whole answer."""
+    spec = SPEC.model_copy(update={"max_chars": 400})
+    assert len(RAMBLE) > 400 and not is_repetitive(RAMBLE, spec.min_distinct_share)
+    cut = [DroppedSample(RAMBLE, "sw", "a", "truncated"), DroppedSample(RAMBLE[:390], "sw", "a", "truncated")]
+    assert [d.reason for d in truncation_explained(cut, spec)] == ["too_long", "truncated"]
+    longer = spec.model_copy(update={"max_chars": 2000})
+    assert [d.reason for d in truncation_explained(cut, longer)] == ["truncated", "truncated"]

@@ -94,3 +94,21 @@ def test_gemma_decoder_backbone_classifies_from_its_last_token(tmp_path):
     student.save(tmp_path / "model")
     loaded = load_student(tmp_path / "model")
     assert np.allclose(loaded.predict_proba(NEW), student.predict_proba(NEW), atol=1e-5)
+
+
+def test_frozen_embeddings_stay_as_loaded_while_the_rest_learns(tmp_path):
+    """train_embeddings: false leaves the input embedding matrix untouched and out of the optimizer, and the
+    setting is saved with the student."""
+    import transformers
+
+    from synthdistill.students.backbones import resolve_backbone
+
+    frozen = quick(epochs=3, train_embeddings=False).fit(TEXTS, LABELS)
+    trained = quick(epochs=3).fit(TEXTS, LABELS)
+    loaded = transformers.AutoModel.from_pretrained(resolve_backbone("minilm")).get_input_embeddings().weight
+    embeddings = [s._model.get_input_embeddings().weight.detach().numpy() for s in (frozen, trained)]
+    assert np.array_equal(embeddings[0], loaded.detach().numpy())
+    assert not np.allclose(embeddings[1], loaded.detach().numpy())
+    assert frozen.predict(NEW) == NEW_LABELS
+    frozen.save(tmp_path / "model")
+    assert load_student(tmp_path / "model").params["train_embeddings"] is False

@@ -6,8 +6,10 @@ Figures are drawn in `plots`, the page rendered in `page`; this module chooses w
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from synthdistill.data import atomic_write_text
 from synthdistill.errors import DataError
@@ -28,13 +30,15 @@ def write_experiment_report(
     languages: Sequence[str],
     groups: Mapping[str, Sequence[str]],
     notes: Sequence[str] = (),
+    cells: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Path]:
     """Write report.md, report.html and plots/*.svg under `directory`; return their paths, keyed by the path
     relative to `directory` ("report.md", "report.html", "plots/learning-curves-topic.svg", ...).
 
     `teacher[(task, language_or_group)]` is the teacher's macro-F1; where it is missing, a panel has no teacher
     line and a heat map no cell. Points whose language is neither in `languages` nor in `groups` still get a
-    panel, after the others, so no curve is silently left out.
+    panel, after the others, so no curve is silently left out. `cells` (rows of cells.jsonl) give each task a
+    table of what a cell cost: training seconds and prediction speed per student.
     """
     matplotlib = require_matplotlib()
     check_points(points)
@@ -49,6 +53,9 @@ def write_experiment_report(
             task_crossovers = [c for c in crossovers if c.task == task]
             tables = [(CROSSOVER_HEADING, _crossover_table(task_crossovers, task_points, panels))]
             tables += _mean_tables(task, task_points, panels, teacher)
+            task_cells = [c for c in cells if c.get("task") == task and "fit_seconds" in c]
+            if task_cells:
+                tables.append((COST_HEADING, _cost_table(task_cells)))
             sections.append(Section(task, plots, tables))
 
     written: dict[str, Path] = {}
@@ -133,6 +140,28 @@ def _mean_tables(
                 (heading, Table(["language", "teacher", *map(str, grid)], rows, [False] + [True] * (1 + len(grid))))
             )
     return tables
+
+
+COST_HEADING = (
+    "Cost per cell on the machine that ran it: median training seconds per N (all languages, sources and repeats), "
+    "and median prediction speed on the test split"
+)
+
+
+def _cost_table(cells: Sequence[Mapping[str, Any]]) -> Table:
+    grid = sorted({int(c["n"]) for c in cells})
+    rows = []
+    for student in unique(str(c["student"]) for c in cells):
+        mine = [c for c in cells if c["student"] == student]
+        seconds = {n: [float(c["fit_seconds"]) for c in mine if c["n"] == n] for n in grid}
+        speeds = [c["n_test"] / c["predict_seconds"] for c in mine if c.get("predict_seconds")]
+        rows.append([
+            student, str(len(mine)),
+            *(f"{statistics.median(seconds[n]):,.1f}" if seconds[n] else "–" for n in grid),
+            f"{statistics.median(speeds):,.1f}" if speeds else "–",
+        ])  # fmt: skip
+    headers = ["student", "cells", *(f"training s, N={n}" for n in grid), "test texts/s"]
+    return Table(headers, rows, [False] + [True] * (len(headers) - 1))
 
 
 def _repeats_text(points: Sequence[CurvePoint]) -> str:

@@ -328,6 +328,6 @@ def write_experiment_outputs(experiment: ExperimentConfig, out: Path, summary: E
     files = write_experiment_report(
         out, title=f"synthdistill experiment: {experiment.name}", points=summary.points, teacher=summary.teacher,
         crossovers=summary.crossovers, languages=experiment.languages,
-        groups=language_groups(experiment), notes=notes,
+        groups=language_groups(experiment), notes=notes, cells=summary.rows,
     )  # fmt: skip
     return {"results": out / "results.json", **files}

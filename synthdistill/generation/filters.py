@@ -79,15 +79,19 @@ def filter_samples(
     return unique, dropped + duplicates
 
 
-def loops_apart(dropped: Sequence[DroppedSample], spec: FilterSpec) -> list[DroppedSample]:
-    """Drops as they were, except answers cut at max_tokens inside a repetition loop: those say `repetitive`,
-    as a larger budget would only have made them longer, and `truncated` keeps meaning a budget too small."""
-    return [
-        DroppedSample(d.text, d.language, d.label, "repetitive", d.meta)
-        if d.reason == "truncated" and is_repetitive(d.text, spec.min_distinct_share)
-        else d
-        for d in dropped
-    ]
+def truncation_explained(dropped: Sequence[DroppedSample], spec: FilterSpec) -> list[DroppedSample]:
+    """Drops as they were, except answers cut at max_tokens that a larger budget could not have saved: cut inside a
+    repetition loop (`repetitive`, it would only have grown) or already past max_chars (`too_long`, the length
+    filter would have dropped the whole answer). `truncated` keeps meaning a budget too small for a good sample."""
+    return [DroppedSample(d.text, d.language, d.label, _cut_reason(d, spec), d.meta) for d in dropped]
+
+
+def _cut_reason(dropped: DroppedSample, spec: FilterSpec) -> str:
+    if dropped.reason != "truncated":
+        return dropped.reason
+    if is_repetitive(dropped.text, spec.min_distinct_share):
+        return "repetitive"
+    return "too_long" if len(dropped.text) > spec.max_chars else "truncated"
 
 
 def teacher_check(

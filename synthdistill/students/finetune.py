@@ -198,7 +198,10 @@ class _Epochs:
         if student._model.config.pad_token_id is None:  # decoders classify at the last token that is not padding
             student._model.config.pad_token_id = student._tokenizer.pad_token_id
         student._model.to(self.device)
-        self._optimizer = torch.optim.AdamW(student._model.parameters(), lr=params["learning_rate"])
+        if not params.get("train_embeddings", True):  # students saved before the setting trained them
+            student._model.get_input_embeddings().weight.requires_grad_(False)
+        trained = [weight for weight in student._model.parameters() if weight.requires_grad]
+        self._optimizer = torch.optim.AdamW(trained, lr=params["learning_rate"])
         self._targets = torch.tensor([index[label] for label in self.labels], device=self.device)
         return self._optimizer
 
