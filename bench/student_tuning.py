@@ -32,12 +32,12 @@ import bench_output
 
 PER_CLASS, SEED, LANGUAGE = 50, 1337, "en"
 GEMMA = {"backbone": "gemma-270m", "device": "cpu"}
-TOPIC_WORDS = {"domain": "sentences from news, travel guides and Wikipedia", "text_kind": "sentence",
+TOPIC_WORDS = {"domain": "sentences from Wikipedia-style articles, news and travel guides", "text_kind": "sentence",
                "label_kind": "topic"}  # fmt: skip
-# name -> (family, student options, task wording); the first of each family is the paper's setting
+# name -> (family, student options, task wording[, per class]); the first of each family is the paper's setting
 FINETUNE = {"type": "finetune", **GEMMA, "epochs": 6, "max_length": 128, "batch_size": 8, "train_embeddings": False}
 LORA = {"type": "lora", **GEMMA, "steps": 120, "checkpoint_every": 30, "max_length": 128}
-TRIALS: dict[str, tuple[str, dict[str, Any], dict[str, str]]] = {
+TRIALS: dict[str, tuple[Any, ...]] = {
     "finetune lr 1e-5 (paper)": ("finetune", {**FINETUNE, "learning_rate": 1e-5}, {}),
     "finetune lr 5e-5": ("finetune", {**FINETUNE, "learning_rate": 5e-5}, {}),
     "finetune lr 2e-4": ("finetune", {**FINETUNE, "learning_rate": 2e-4}, {}),
@@ -47,14 +47,18 @@ TRIALS: dict[str, tuple[str, dict[str, Any], dict[str, str]]] = {
     "icl nearest": ("icl", {"type": "icl", "selection": "nearest"}, {}),
     "icl random, topic wording": ("icl", {"type": "icl", "selection": "random"}, TOPIC_WORDS),
     "icl nearest, topic wording": ("icl", {"type": "icl", "selection": "nearest"}, TOPIC_WORDS),
+    "finetune lr 1e-5 (paper), 10 per class": ("finetune", {**FINETUNE, "learning_rate": 1e-5}, {}, 10),
+    "finetune lr 5e-5, 10 per class": ("finetune", {**FINETUNE, "learning_rate": 5e-5}, {}, 10),
+    "finetune lr 1e-5 (paper), 10 per class, embeddings trained": (
+        "finetune", {**FINETUNE, "learning_rate": 1e-5, "train_embeddings": True}, {}, 10),
 }  # fmt: skip
 
 
-def english_data(paper: Path, dev_file: Path) -> tuple[list[str], Any, Any]:
+def english_data(paper: Path, dev_file: Path, per_class: int = PER_CLASS) -> tuple[list[str], Any, Any]:
     from synthdistill.data import read_examples, read_json_file, sample_per_label
 
     labels = read_json_file(paper / "topic" / "labels.json", "label")
-    drawn = sample_per_label(read_examples(paper / "topic" / LANGUAGE / "train.jsonl", labels), PER_CLASS, SEED)
+    drawn = sample_per_label(read_examples(paper / "topic" / LANGUAGE / "train.jsonl", labels), per_class, SEED)
     train = [e for label in labels for e in drawn.get(label, [])]
     dev = read_examples(dev_file, labels)
     return labels, train, dev
@@ -76,8 +80,8 @@ def run_trial(name: str, paper: Path, dev_file: Path) -> dict[str, Any]:
     from synthdistill.evaluation.scores import classification_scores
     from synthdistill.students.registry import student_registry
 
-    family, options, wording = TRIALS[name]
-    labels, train, dev = english_data(paper, dev_file)
+    family, options, wording, *size = TRIALS[name]
+    labels, train, dev = english_data(paper, dev_file, *size)
     spec = TypeAdapter(StudentSpec).validate_python(options)
     with tempfile.TemporaryDirectory() as tmp:
         student = student_registry()[spec.type].from_options(
@@ -151,10 +155,12 @@ def render(rows: list[dict[str, Any]]) -> list[str]:
         "# The paper's students on this machine: settings chosen on English dev",
         "",
         f"Machine: {bench_output.machine()}. Training: the paper's English topic pool, {PER_CLASS} human "
-        f"sentences per class (seed {SEED}, the grid's first repeat); scored on the human SIB-200 English dev "
+        f"sentences per class unless the trial says otherwise (seed {SEED}, the grid's first repeat); scored on "
+        "the human SIB-200 English dev "
         "split (99 sentences, disjoint from the pool and from the test split, which no trial reads). finetune and "
         "lora: Gemma 3 270M (the offline backbone) on the CPU; icl: the embedded teacher (Gemma 3 270M, llama.cpp) "
-        "with 2 training sentences per label. Peak memory: the trial's own process. "
+        "with 2 training sentences per label. The kept model: finetune and lora keep the epoch or checkpoint "
+        "best on dev (the grid, without dev, keeps its last). Peak memory: the trial's own process. "
         "Run: `python bench/student_tuning.py`.",
         "",
         "| trial | dev macro-F1 (kept) | dev F1 per epoch / step (training loss) | training s | dev texts/s "
@@ -185,8 +191,13 @@ def main() -> None:
     if args.trials.exists():
         done = {row["trial"]: row for row in map(json.loads, args.trials.read_text().splitlines())}
     families = set(args.only or ["baselines", "finetune", "lora", "icl"])
-    todo = [name for name, (family, _, _) in TRIALS.items() if family in families and name not in done]
-    if "baselines" in families and "majority class" not in done:
+    todo = [name for name, (family, *_) in TRIALS.items() if family in families and name not in done]
+    baseline_names = ["majority class"] + [
+        f"teacher zero-shot{calibrated}{wording}"
+        for wording in ("", ", topic wording")
+        for calibrated in ("", ", calibrated")
+    ]
+    if "baselines" in families and not all(name in done for name in baseline_names):
         for row in baselines(args.paper, args.dev):
             done[row["trial"]] = row
             with args.trials.open("a") as out:
@@ -204,7 +215,7 @@ def main() -> None:
         done[name] = row
         with args.trials.open("a") as out:
             out.write(json.dumps(row) + "\n")
-    order = ["majority class", *[r for r in done if r.startswith("teacher")], *TRIALS]
+    order = [*baseline_names, *TRIALS]
     bench_output.write_markdown("student_tuning", render([done[name] for name in order if name in done]))
 
 

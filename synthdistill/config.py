@@ -173,7 +173,7 @@ class EmbeddedTeacherSpec(_TeacherSpecBase):
         "a fixed order (default: true when n_parallel is 1); false: max_concurrency requests in flight",
     )
     n_ctx: int = Field(8192, ge=512, description="context size shared by all slots")
-    n_threads: int | None = Field(None, ge=1, description="CPU threads (default: all cores)")
+    n_threads: int | None = Field(None, ge=1, description="CPU threads (default: OMP_NUM_THREADS, else all cores)")
     cache_ram_mib: int = Field(
         512, ge=0, description="llama.cpp's prompt cache in host memory, MiB (0: none; bounds the RSS)"
     )

@@ -1,6 +1,7 @@
 """The real paths: llama.cpp's OpenAI-compatible server on 127.0.0.1, driven by the openai backend."""
 
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -111,6 +112,16 @@ def test_server_params_bound_the_host_prompt_cache():
     assert server_params(Path("model.gguf"), ServerSettings(cache_ram_mib=64)).cache_ram_mib == 64
     assert DEFAULT_CACHE_RAM_MIB < 8192
     assert server_params(Path("/home/me/model.gguf"), ServerSettings(), "gemma").model_alias == {"gemma"}
+
+
+def test_threads_default_to_the_process_share_of_the_cores(monkeypatch):
+    """A grid worker given one core (OMP_NUM_THREADS=1) runs llama.cpp on one thread, not on every core."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert server_params(Path("model.gguf"), ServerSettings()).cpuparams.n_threads == 1
+    assert server_params(Path("model.gguf"), ServerSettings(n_threads=3)).cpuparams_batch.n_threads == 3
+    for unusable in ("", "0", "two"):
+        monkeypatch.setenv("OMP_NUM_THREADS", unusable)
+        assert server_params(Path("model.gguf"), ServerSettings()).cpuparams.n_threads == (os.cpu_count() or 2)
 
 
 def test_teacher_spec_cache_ram_mib_reaches_the_server_settings():

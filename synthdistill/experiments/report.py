@@ -144,7 +144,7 @@ def _mean_tables(
 
 COST_HEADING = (
     "Cost per cell on the machine that ran it: median training seconds per N (all languages, sources and repeats), "
-    "and median prediction speed on the test split"
+    "median prediction speed on the test split, and the largest peak resident memory of a cell"
 )
 
 
@@ -155,12 +155,13 @@ def _cost_table(cells: Sequence[Mapping[str, Any]]) -> Table:
         mine = [c for c in cells if c["student"] == student]
         seconds = {n: [float(c["fit_seconds"]) for c in mine if c["n"] == n] for n in grid}
         speeds = [c["n_test"] / c["predict_seconds"] for c in mine if c.get("predict_seconds")]
+        peaks = [c["peak_rss_mb"] for c in mine if c.get("peak_rss_mb")]
         rows.append([
             student, str(len(mine)),
             *(f"{statistics.median(seconds[n]):,.1f}" if seconds[n] else "–" for n in grid),
-            f"{statistics.median(speeds):,.1f}" if speeds else "–",
+            f"{statistics.median(speeds):,.1f}" if speeds else "–", f"{max(peaks):,.0f}" if peaks else "–",
         ])  # fmt: skip
-    headers = ["student", "cells", *(f"training s, N={n}" for n in grid), "test texts/s"]
+    headers = ["student", "cells", *(f"training s, N={n}" for n in grid), "test texts/s", "peak MB"]
     return Table(headers, rows, [False] + [True] * (len(headers) - 1))
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import yaml
 from pydantic import TypeAdapter
 
+from synthdistill import peak_memory
 from synthdistill.config import StudentSpec, TaskSpec
 from synthdistill.data import atomic_write_text, write_jsonl
 from synthdistill.errors import DataError, SynthdistillError
@@ -81,6 +82,7 @@ def run_cell(payload: dict[str, Any]) -> dict[str, Any]:
         teacher=TEACHER_SPEC.validate_python(payload["teacher"]), language=language, seed=payload["seed"],
         workdir=workdir, run_name=run_name,
     )  # fmt: skip
+    measured = peak_memory.reset_peak()  # this cell's peak, not the worker's since it started
     started = time.perf_counter()
     dev = ([e.text for e in dev_rows], [e.label for e in dev_rows]) if dev_rows else None
     student.fit([e.text for e in rows], [e.label for e in rows], dev=dev)
@@ -100,6 +102,7 @@ def run_cell(payload: dict[str, Any]) -> dict[str, Any]:
         "macro_f1_ci": interval(resampled_scores(gold, predicted, labels, draws)["macro_f1"]),
         "predicted": [index.get(p, -1) if p is not None else -1 for p in predicted],
         "fit_seconds": round(fitted - started, 3), "predict_seconds": round(time.perf_counter() - fitted, 3),
+        "peak_rss_mb": peak_memory.peak_mb() if measured else None,
     }  # fmt: skip
 
 

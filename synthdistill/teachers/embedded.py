@@ -40,7 +40,7 @@ DEFAULT_CACHE_RAM_MIB = 512  # bench/embedded_memory.py: as fast as 8192 (llama.
 class ServerSettings:
     n_parallel: int = 1  # slots decoding concurrently
     n_ctx: int = 8192  # context shared by all slots
-    n_threads: int | None = None  # default: all cores
+    n_threads: int | None = None  # default: OMP_NUM_THREADS, else all cores
     port: int = 0  # 0: any free port
     cache_ram_mib: int = DEFAULT_CACHE_RAM_MIB  # host-memory prompt cache; 0: none
 
@@ -67,9 +67,16 @@ def engine_version() -> str:
         return "xllamacpp (not installed)"
 
 
+def default_threads() -> int:
+    """All cores, unless the process was given a share of them (OMP_NUM_THREADS, as the experiment's worker
+    processes are): two grid workers each running llama.cpp on every core ran several times slower."""
+    share = os.environ.get("OMP_NUM_THREADS", "")
+    return int(share) if share.isdigit() and int(share) > 0 else os.cpu_count() or 2
+
+
 def server_params(model_path: Path, settings: ServerSettings, name: str | None = None) -> xllamacpp.CommonParams:
     """llama.cpp's parameters for `settings`: kept apart from starting the server so tests can check them."""
-    threads = settings.n_threads or os.cpu_count() or 2
+    threads = settings.n_threads or default_threads()
     params = _xllamacpp().CommonParams()
     params.model.path = str(model_path)
     params.model_alias = {name or model_path.stem}  # answers name the model, not the file's path on this machine
