@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ from synthdistill.generation.samples import generate_samples
 from synthdistill.generation.self_revision import revise_samples
 from synthdistill.generation.token_budgets import TokenBudget, token_budgets
 from synthdistill.generation.translation import translate_samples, translation_requests
+from synthdistill.reviews import REVIEW_FILE, apply_reviews, read_reviews
 from synthdistill.sources import SEED, SourcePlan, readable_languages, source_plan, source_rows
 from synthdistill.students.base import Student, probability_rows
 from synthdistill.students.registry import load_student, student_registry
@@ -332,6 +334,15 @@ def read_synthetic(config: Config, path: str | Path) -> list[Example]:
     return examples
 
 
+def reviewed_samples(config: Config, out: Path, synthetic: Sequence[Example]) -> list[Example]:
+    """The samples as a person's decisions in OUT/review.jsonl left them (none: as generated); a log line that
+    cannot be read is named in a warning and skipped, the rest honoured."""
+    reviews = read_reviews(out / REVIEW_FILE, config.task.label_names)
+    for problem in reviews.problems:
+        warnings.warn(problem, stacklevel=2)
+    return apply_reviews(synthetic, reviews)
+
+
 def train(
     config: Config, out: str | Path, synthetic: Sequence[Example] | None = None, *, workdir: Path | None = None
 ) -> list[dict]:
@@ -341,6 +352,7 @@ def train(
     out = Path(out)
     if synthetic is None:
         synthetic = read_synthetic(config, out / SYNTHETIC_FILE)
+    synthetic = reviewed_samples(config, out, synthetic)
     datasets = load_datasets(config)
     out = output_folder(out)
     with staged_outputs(out, TRAIN_STAGING) as staging:
@@ -405,7 +417,8 @@ def _train_into(
                 folder = f"students/{spec.display_name}-{train_source}/{language}"
                 student.save(out / folder)
                 entry = {"classifier": spec.display_name, "train_source": train_source, "language": language,
-                         "data_source": plan.name(source), "n_train": len(rows), "path": folder}  # fmt: skip
+                         "data_source": plan.name(source), "n_train": len(rows),
+                         "n_reviewed": sum(1 for e in rows if e.meta.get("reviewed")), "path": folder}  # fmt: skip
                 trained.append({**entry, "note": note} if note else entry)
     atomic_write_text(out / STUDENT_INDEX_FILE, json.dumps(trained, indent=1) + "\n")
     if choices or skipped:
@@ -478,6 +491,7 @@ def evaluate(config: Config, out: str | Path) -> tuple[list[ResultRecord], str]:
                 n_train=entry["n_train"],
                 model=entry["path"],
                 data_source=entry.get("data_source"),
+                n_reviewed=entry.get("n_reviewed"),
                 source_choice=chosen.get((language, entry["classifier"])) if entry["train_source"] != "human" else None,
                 **{k: scores[k] for k in SCORE_FIELDS},
                 **score_intervals(resampled),

@@ -34,6 +34,7 @@ class ResultRecord:
     vs_teacher: dict[str, Any] | None = None  # a student against the teacher's line: difference, interval, verdict
     data_source: str | None = None  # a student's data: in_language, pivot:en, translate:en, seed+mixed:..., seed
     source_choice: dict[str, Any] | None = None  # source auto: every candidate's dev macro-F1, the choice, why
+    n_reviewed: int | None = None  # a student's training samples that a person decided on (review.jsonl)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
