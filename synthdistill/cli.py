@@ -42,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--workers", type=int, help="CPUs of a local Ray (default: all)")
     train = staged("train", "train the students on synthetic.jsonl (and human seed data when asked)")
     train.add_argument("--data", type=Path, help="synthetic data file (default: OUT/synthetic.jsonl)")
+    export = staged("export", "write the synthetic samples as reviewed (review.jsonl), with id and reviewed columns")
+    export.add_argument("--output", type=Path, required=True, help="a .jsonl, .csv or .parquet file")
     staged("classify", "score the teacher itself as a zero-/k-shot classifier on the test data")
     staged("evaluate", "score the trained students beside the teacher; write results.json and report.md")
 
@@ -151,6 +153,8 @@ def _dispatch(args: argparse.Namespace) -> None:
     progress = not args.no_progress
     if getattr(args, "export", None) is not None:
         output_format(check_output_file(args.export, "--export"))
+    if args.command == "export":
+        output_format(check_output_file(args.output, "--output"))
     if args.command == "run" and args.repeats != 1:
         if args.repeats < 1:
             raise ConfigError(f"--repeats must be at least 1, not {args.repeats}")
@@ -190,6 +194,9 @@ def _dispatch(args: argparse.Namespace) -> None:
             print(
                 f"{entry['classifier']} on {entry['train_source']} ({entry['language']}, n={entry['n_train']}): {where}"
             )
+    elif args.command == "export":
+        written, reviewed = pipeline.export_reviewed(config, args.out, args.output)
+        print(f"{written} samples in {args.output}, {reviewed} of them reviewed by a person")
     elif args.command == "classify":
         with pipeline.opened_teacher(config, pipeline.output_folder(args.out), progress=progress) as teacher:
             for record in pipeline.classify(config, args.out, teacher):

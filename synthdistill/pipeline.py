@@ -56,7 +56,7 @@ from synthdistill.generation.samples import generate_samples
 from synthdistill.generation.self_revision import revise_samples
 from synthdistill.generation.token_budgets import TokenBudget, token_budgets
 from synthdistill.generation.translation import translate_samples, translation_requests
-from synthdistill.reviews import REVIEW_FILE, apply_reviews, read_reviews
+from synthdistill.reviews import REVIEW_FILE, Reviews, apply_reviews, example_id, read_reviews
 from synthdistill.sources import SEED, SourcePlan, readable_languages, source_plan, source_rows
 from synthdistill.students.base import Student, probability_rows
 from synthdistill.students.registry import load_student, student_registry
@@ -334,25 +334,51 @@ def read_synthetic(config: Config, path: str | Path) -> list[Example]:
     return examples
 
 
-def reviewed_samples(config: Config, out: Path, synthetic: Sequence[Example]) -> list[Example]:
-    """The samples as a person's decisions in OUT/review.jsonl left them (none: as generated); a log line that
-    cannot be read is named in a warning and skipped, the rest honoured."""
+def _read_reviews(config: Config, out: Path) -> Reviews:
+    """OUT/review.jsonl's decisions; a line that cannot be read is named in a warning and skipped."""
     reviews = read_reviews(out / REVIEW_FILE, config.task.label_names)
     for problem in reviews.problems:
-        warnings.warn(problem, stacklevel=2)
-    return apply_reviews(synthetic, reviews)
+        warnings.warn(problem, stacklevel=3)
+    return reviews
+
+
+def reviewed_samples(config: Config, out: Path, synthetic: Sequence[Example]) -> list[Example]:
+    """The samples as a person's decisions in OUT/review.jsonl left them (none: as generated)."""
+    return apply_reviews(synthetic, _read_reviews(config, out))
+
+
+def export_reviewed(config: Config, out: str | Path, output: str | Path) -> tuple[int, int]:
+    """Write OUT's synthetic samples as reviewed (JSONL, CSV or Parquet by extension), each row with its stable
+    `id` and `reviewed` (whether a person decided on it); return (rows written, rows reviewed)."""
+    out = Path(out)
+    synthetic = read_synthetic(config, out / SYNTHETIC_FILE)
+    reviews = _read_reviews(config, out)
+    rows = [
+        Example(kept.text, kept.label, kept.language,
+                {**kept.meta, "id": example_id(sample), "reviewed": bool(kept.meta.get("reviewed"))})
+        for sample in synthetic
+        for kept in apply_reviews([sample], reviews)
+    ]  # fmt: skip
+    write_examples(output, rows)
+    return len(rows), sum(1 for row in rows if row.meta["reviewed"])
 
 
 def train(
-    config: Config, out: str | Path, synthetic: Sequence[Example] | None = None, *, workdir: Path | None = None
+    config: Config,
+    out: str | Path,
+    synthetic: Sequence[Example] | None = None,
+    *,
+    workdir: Path | None = None,
+    reviews_in: Path | None = None,
 ) -> list[dict]:
     """Train every configured student on each of its sources, per language; save under students/, replacing
     the folder's students only once all are trained. `workdir`: where students keep caches and checkpoints
-    (default: `out`). With `source: auto`, students/sources.json and the dataset card record each choice."""
+    (default: `out`); `reviews_in`: the folder whose review.jsonl applies (default: `out`; `run` trains in a
+    staging folder inside it). With `source: auto`, students/sources.json and the dataset card record each choice."""
     out = Path(out)
     if synthetic is None:
         synthetic = read_synthetic(config, out / SYNTHETIC_FILE)
-    synthetic = reviewed_samples(config, out, synthetic)
+    synthetic = reviewed_samples(config, reviews_in or out, synthetic)
     datasets = load_datasets(config)
     out = output_folder(out)
     with staged_outputs(out, TRAIN_STAGING) as staging:
@@ -545,7 +571,7 @@ def run(config: Config, out: str | Path, *, progress: bool = True, caches: Path 
                 )
             classify(config, staging, teacher)
             stats = teacher.stats
-        train(config, staging, samples, workdir=caches)
+        train(config, staging, samples, workdir=caches, reviews_in=out)
         records, report = evaluate(config, staging)
     return RunSummary(records, report, stats, n_synthetic=len(samples), n_dropped=len(dropped))
 

@@ -126,3 +126,47 @@ def test_training_uses_the_reviewed_samples_and_says_how_many_a_person_checked(t
         warnings.simplefilter("ignore")
         labels = [e.label for e in reviewed_samples(config, out, SAMPLES)]
     assert (labels.count("sports"), labels.count("politics")) == (6, 4)
+
+
+def test_export_writes_the_reviewed_dataset_with_id_and_reviewed_columns(tiny_project, capsys):
+    import pyarrow.parquet as pq
+
+    from synthdistill.cli import main
+
+    out = tiny_project / "out"
+    write_examples(out / "synthetic.jsonl", SAMPLES)
+    for decision in [Decision(example_id(SAMPLES[0]), "drop"), Decision(example_id(SAMPLES[6]), "relabel",
+                                                                         label="sports")]:  # fmt: skip
+        append_decision(out, decision, LABELS)
+    config = str(tiny_project / "config.yaml")
+    assert main(["export", config, "--out", str(out), "--output", str(tiny_project / "reviewed.parquet")]) in (0, None)
+    rows = pq.read_table(tiny_project / "reviewed.parquet").to_pylist()
+    assert len(rows) == len(SAMPLES) - 1 and SPORTS[0] not in [r["text"] for r in rows]
+    assert [(r["text"], r["label"]) for r in rows if r["reviewed"]] == [(POLITICS[0], "sports")]
+    assert {r["id"] for r in rows} == {example_id(s) for s in SAMPLES[1:]}  # the id of the sample as generated
+    assert main(["export", config, "--out", str(out), "--output", str(tiny_project / "reviewed.csv")]) in (0, None)
+    assert (tiny_project / "reviewed.csv").read_text().splitlines()[0].split(",")[:2] == ["text", "label"]
+    # a folder given as --output: one clear line, exit status 2
+    assert main(["export", config, "--out", str(out), "--output", str(out)]) == 2
+    assert "--output" in capsys.readouterr().err
+
+
+def test_a_rerun_of_run_keeps_and_honours_the_decisions(tiny_project, fake_backend, monkeypatch):
+    """`run` trains in OUT/incomplete-run/ yet uses OUT/review.jsonl, and a second run leaves the log alone: the
+    same samples come back with the same ids."""
+    from synthdistill import pipeline
+    from synthdistill.teachers.teacher import Teacher
+
+    monkeypatch.setattr(pipeline, "open_teacher", lambda *a, **k: Teacher(fake_backend, progress=False))
+    config, out = load_config(tiny_project / "config.yaml"), tiny_project / "out"
+    pipeline.run(config, out, progress=False)
+    first = pipeline.read_synthetic(config, out / "synthetic.jsonl")
+    append_decision(out, Decision(example_id(first[0]), "drop", by="reviewer"), config.task.label_names)
+    log = (out / REVIEW_FILE).read_bytes()
+    summary = pipeline.run(config, out, progress=False)
+    assert (out / REVIEW_FILE).read_bytes() == log
+    assert [example_id(e) for e in pipeline.read_synthetic(config, out / "synthetic.jsonl")] == [
+        example_id(e) for e in first
+    ]
+    [synthetic_tfidf] = [r for r in summary.records if (r.classifier, r.train_source) == ("tfidf", "synthetic")]
+    assert (synthetic_tfidf.n_train, synthetic_tfidf.n_reviewed) == (len(first) - 1, 0)  # a drop trains on nothing
