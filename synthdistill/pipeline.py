@@ -49,14 +49,14 @@ from synthdistill.evaluation.teacher_settings import (
     score_teacher_settings,
     teacher_reference,
 )
-from synthdistill.generation.dataset_card import render_card, with_source_choices
+from synthdistill.generation.dataset_card import render_card, with_reviews, with_source_choices
 from synthdistill.generation.filters import filter_samples, teacher_check, truncation_explained
 from synthdistill.generation.label_summaries import summarise_labels
 from synthdistill.generation.samples import generate_samples
 from synthdistill.generation.self_revision import revise_samples
 from synthdistill.generation.token_budgets import TokenBudget, token_budgets
 from synthdistill.generation.translation import translate_samples, translation_requests
-from synthdistill.reviews import REVIEW_FILE, Reviews, apply_reviews, example_id, read_reviews
+from synthdistill.reviews import REVIEW_FILE, Reviews, apply_reviews, example_id, read_reviews, standing_counts
 from synthdistill.sources import SEED, SourcePlan, readable_languages, source_plan, source_rows
 from synthdistill.students.base import Student, probability_rows
 from synthdistill.students.registry import load_student, student_registry
@@ -378,14 +378,18 @@ def train(
     out = Path(out)
     if synthetic is None:
         synthetic = read_synthetic(config, out / SYNTHETIC_FILE)
-    synthetic = reviewed_samples(config, reviews_in or out, synthetic)
+    reviews = _read_reviews(config, reviews_in or out)
+    synthetic = apply_reviews(synthetic, reviews)
     datasets = load_datasets(config)
     out = output_folder(out)
     with staged_outputs(out, TRAIN_STAGING) as staging:
         trained, choices = _train_into(config, staging, synthetic, datasets, workdir or out)
         card = out / "dataset_card.md"
-        if choices and card.is_file():
-            updated = with_source_choices(card.read_text(encoding="utf-8"), choices)
+        reviewed = standing_counts(reviews)
+        if (choices or any(reviewed.values())) and card.is_file():
+            updated = card.read_text(encoding="utf-8")
+            updated = with_source_choices(updated, choices) if choices else updated
+            updated = with_reviews(updated, reviewed, trained) if any(reviewed.values()) else updated
             atomic_write_text(staging / "dataset_card.md", updated)
         return trained
 

@@ -85,6 +85,21 @@ class Reviews:
         return state
 
 
+def standing_counts(reviews: Reviews) -> dict[str, int]:
+    """How many samples a person's standing decisions drop, keep, relabel and edit (one sample may count twice:
+    relabelled and edited)."""
+    counts = dict.fromkeys(("dropped", "kept", "relabelled", "edited"), 0)
+    for identifier in reviews.decisions:
+        state = reviews.state(identifier)
+        if state is None:
+            continue
+        counts["dropped"] += state.dropped is True
+        counts["kept"] += state.dropped is False
+        counts["relabelled"] += state.label is not None and not state.dropped
+        counts["edited"] += state.text is not None and not state.dropped
+    return counts
+
+
 def check_decision(decision: Decision, labels: Sequence[str]) -> None:
     """ValueError naming what is wrong: an unknown action or label, a relabel without a label, an empty edit."""
     if decision.action not in ACTIONS:

@@ -120,6 +120,8 @@ def test_training_uses_the_reviewed_samples_and_says_how_many_a_person_checked(t
         trained = train(config, out)
     assert any("review.jsonl: line 1" in str(w.message) for w in caught)
     assert [(t["n_train"], t["n_reviewed"]) for t in trained] == [(10, 1)]
+    assert not (out / "dataset_card.md").exists()  # no card to add to: nothing written
+
     records, _ = evaluate(config, out)
     assert [(r.classifier, r.n_train, r.n_reviewed) for r in records if r.classifier == "tfidf"] == [("tfidf", 10, 1)]
     with warnings.catch_warnings():
@@ -170,3 +172,25 @@ def test_a_rerun_of_run_keeps_and_honours_the_decisions(tiny_project, fake_backe
     ]
     [synthetic_tfidf] = [r for r in summary.records if (r.classifier, r.train_source) == ("tfidf", "synthetic")]
     assert (synthetic_tfidf.n_train, synthetic_tfidf.n_reviewed) == (len(first) - 1, 0)  # a drop trains on nothing
+
+
+def test_the_dataset_card_says_what_a_person_decided_and_each_student_saw(tiny_project, fake_backend, monkeypatch):
+    from synthdistill import pipeline
+    from synthdistill.teachers.teacher import Teacher
+
+    monkeypatch.setattr(pipeline, "open_teacher", lambda *a, **k: Teacher(fake_backend, progress=False))
+    config, out = load_config(tiny_project / "config.yaml"), tiny_project / "out"
+    pipeline.run(config, out, progress=False)
+    samples = pipeline.read_synthetic(config, out / "synthetic.jsonl")
+    other = {"sports": "politics", "politics": "sports"}
+    for decision in [Decision(example_id(samples[0]), "drop"), Decision(example_id(samples[1]), "keep"),
+                     Decision(example_id(samples[2]), "relabel", label=other[samples[2].label])]:  # fmt: skip
+        append_decision(out, decision, config.task.label_names)
+    trained = pipeline.train(config, out)
+    card = (out / "dataset_card.md").read_text()
+    assert "## Reviewed by a person" in card
+    assert "Standing decisions in review.jsonl: 1 dropped, 1 kept, 1 relabelled." in card
+    synthetic = next(t for t in trained if t["train_source"] == "synthetic")
+    assert f"| en | tfidf | synthetic | {len(samples) - 1} | 2 |" in card and synthetic["n_reviewed"] == 2
+    pipeline.train(config, out)  # again: the section is replaced, not repeated
+    assert (out / "dataset_card.md").read_text().count("## Reviewed by a person") == 1

@@ -10,6 +10,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
+from typing import Any
 
 from synthdistill.config import Config
 from synthdistill.data import DroppedSample, Example
@@ -328,18 +329,41 @@ CHOICES_HEADING = "## Sources chosen on the dev split"
 
 def with_source_choices(card: str, choices: Sequence[SourceChoice]) -> str:
     """The card with a section on auto's choices (in place of an older one), before its token budgets."""
-    lines = [CHOICES_HEADING, "", "| language | student | chosen | why | every candidate's dev macro-F1 |",
-             "|---|---|---|---|---|"]  # fmt: skip
+    lines = ["| language | student | chosen | why | every candidate's dev macro-F1 |", "|---|---|---|---|---|"]
     for choice in choices:
         scores = ", ".join(
             f"{c.source} {c.dev_macro_f1:.3f} (n={c.n_train})" if c.dev_macro_f1 is not None
             else f"{c.source}: {c.note}" for c in choice.candidates
         )  # fmt: skip
         lines.append(f"| {choice.language} | {choice.classifier} | {choice.chosen} | {choice.reason} | {scores} |")
-    section = "\n".join(lines) + "\n\n"
-    start = card.find(CHOICES_HEADING)
+    return _with_section(card, CHOICES_HEADING, lines)
+
+
+REVIEWS_HEADING = "## Reviewed by a person"
+
+
+def with_reviews(card: str, actions: Mapping[str, int], trained: Sequence[Mapping[str, Any]]) -> str:
+    """The card with a section on a person's decisions (review.jsonl) and how many reviewed samples each
+    student trained on (in place of an older one), before its token budgets."""
+    counted = ", ".join(f"{count} {action}" for action, count in actions.items() if count) or "none standing"
+    lines = [
+        f"Standing decisions in review.jsonl: {counted}. Training used the samples as reviewed.",
+        "",
+        "| language | student | trained on | training samples | reviewed by a person |",
+        "|---|---|---|---:|---:|",
+    ]
+    for entry in trained:
+        lines.append(f"| {entry['language']} | {entry['classifier']} | {entry['train_source']} | {entry['n_train']} "
+                     f"| {entry.get('n_reviewed', 0)} |")  # fmt: skip
+    return _with_section(card, REVIEWS_HEADING, lines)
+
+
+def _with_section(card: str, heading: str, lines: Sequence[str]) -> str:
+    """The card with `heading`'s section (in place of an older one), before its token budgets."""
+    section = "\n".join([heading, "", *lines]) + "\n\n"
+    start = card.find(heading)
     if start >= 0:
-        following = card.find("\n## ", start + len(CHOICES_HEADING))
+        following = card.find("\n## ", start + len(heading))
         card = card[:start] + (card[following + 1 :] if following >= 0 else "")
     anchor = card.find("## Token budgets")
     return card[:anchor] + section + card[anchor:] if anchor >= 0 else card.rstrip("\n") + "\n\n" + section
