@@ -101,7 +101,7 @@ def main() -> None:
     lines = [
         "# What each student costs: training, prediction, memory",
         "",
-        f"Machine: {bench_output.machine()}. Settings: `{args.config.relative_to(HERE.parent)}` (the grid's). "
+        f"Machine: {bench_output.machine()}. Settings: `{args.config.parent.name}/{args.config.name}`. "
         f"Training: the paper's English synthetic topic data, {' and '.join(map(str, args.per_class))} per class "
         f"(seed {SEED}); prediction: the {rows[0]['n_test']} English test texts, measured once per row; peak "
         "memory of the row's own process (loading included). One run, all rows in sequence.",

@@ -342,11 +342,6 @@ def _read_reviews(config: Config, out: Path) -> Reviews:
     return reviews
 
 
-def reviewed_samples(config: Config, out: Path, synthetic: Sequence[Example]) -> list[Example]:
-    """The samples as a person's decisions in OUT/review.jsonl left them (none: as generated)."""
-    return apply_reviews(synthetic, _read_reviews(config, out))
-
-
 def export_reviewed(config: Config, out: str | Path, output: str | Path) -> tuple[int, int]:
     """Write OUT's synthetic samples as reviewed (JSONL, CSV or Parquet by extension), each row with its stable
     `id` and `reviewed` (whether a person decided on it); return (rows written, rows reviewed)."""

@@ -106,6 +106,9 @@ def check_decision(decision: Decision, labels: Sequence[str]) -> None:
         raise ValueError(f"unknown action {decision.action!r}: give one of {', '.join(ACTIONS)}")
     if not decision.id:
         raise ValueError("no sample id")
+    for name in ("label", "text"):
+        if getattr(decision, name) is not None and not isinstance(getattr(decision, name), str):
+            raise ValueError(f"{name} must be a string")
     if decision.action == "relabel" and decision.label not in labels:
         raise ValueError(f"label {decision.label!r} is not a label of the task ({', '.join(labels)})")
     if decision.action == "edit" and not (decision.text or "").strip():

@@ -8,7 +8,7 @@ import yaml
 
 from synthdistill import load_config
 from synthdistill.data import Example, write_examples
-from synthdistill.pipeline import evaluate, reviewed_samples, train
+from synthdistill.pipeline import evaluate, train
 from synthdistill.reviews import (
     REVIEW_FILE,
     Decision,
@@ -69,10 +69,12 @@ def test_a_bad_decision_is_refused_and_nothing_is_written(tmp_path, decision, me
 def test_a_torn_or_bad_line_is_reported_by_number_and_the_rest_kept(tmp_path):
     good = [Decision(example_id(SAMPLES[2]), "drop"), Decision(example_id(SAMPLES[3]), "relabel", label="politics")]
     lines = [json.dumps(good[0].to_dict()), '{"id": "x", "action": "relabel", "label": "weather"}', "[1, 2]",
-             json.dumps(good[1].to_dict()), '{"id": "ab", "act']  # fmt: skip
+             json.dumps(good[1].to_dict()), '{"id": "ab", "action": "edit", "text": 7}',
+             '{"id": "ab", "action": "relabel", "label": ["sports"]}', '{"id": "ab", "act']  # fmt: skip
     (tmp_path / REVIEW_FILE).write_text("\n".join(lines) + "\n")
     reviews = read_reviews(tmp_path / REVIEW_FILE, LABELS)
-    assert [p.split(": ")[1] for p in reviews.problems] == ["line 2", "line 3", "line 5"]
+    assert [p.split(": ")[1] for p in reviews.problems] == ["line 2", "line 3", "line 5", "line 6", "line 7"]
+    assert "text must be a string" in reviews.problems[2] and "label must be a string" in reviews.problems[3]
     assert "not a label of the task" in reviews.problems[0] and "not a JSON object" in reviews.problems[1]
     assert reviews.state(example_id(SAMPLES[2])).dropped is True
     assert reviews.state(example_id(SAMPLES[3])).label == "politics"
@@ -124,9 +126,7 @@ def test_training_uses_the_reviewed_samples_and_says_how_many_a_person_checked(t
 
     records, _ = evaluate(config, out)
     assert [(r.classifier, r.n_train, r.n_reviewed) for r in records if r.classifier == "tfidf"] == [("tfidf", 10, 1)]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        labels = [e.label for e in reviewed_samples(config, out, SAMPLES)]
+    labels = [e.label for e in apply_reviews(SAMPLES, read_reviews(out / REVIEW_FILE, LABELS))]
     assert (labels.count("sports"), labels.count("politics")) == (6, 4)
 
 
