@@ -98,6 +98,14 @@ def _parser() -> argparse.ArgumentParser:
                        help="long requests waiting for a worker before the answer is 503 (default: 8)")  # fmt: skip
     serve.add_argument("--read-timeout-s", type=float, default=10.0,
                        help="seconds a client has to send its headers, and again its body (default: 10)")  # fmt: skip
+    review = commands.add_parser("review", help="a local page to look at a run's samples and keep, drop, relabel or "
+                                 "edit them (review.jsonl, which train, evaluate, run and export honour)")  # fmt: skip
+    review.add_argument("out", type=Path, help="a run's output folder (with config.yaml and synthetic.jsonl)")
+    review.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    review.add_argument("--port", type=int, default=8100)
+    review.add_argument("--api-key-env", help="require the key held in this environment variable (the browser "
+                        "asks for it as a password)")  # fmt: skip
+    review.add_argument("--reviewer", help="the name written with each decision (default: the system user)")
     return parser
 
 
@@ -123,6 +131,11 @@ def _dispatch(args: argparse.Namespace) -> None:
         serve(args.student, host=args.host, port=args.port, api_key_env=args.api_key_env,
               max_batch=args.max_batch, max_body_bytes=args.max_body_bytes, workers=args.workers, pool=args.pool,
               max_queue=args.max_queue, read_timeout_s=args.read_timeout_s)  # fmt: skip
+        return
+    if args.command == "review":
+        from synthdistill.review_server import review
+
+        review(args.out, host=args.host, port=args.port, api_key_env=args.api_key_env, reviewer=args.reviewer)
         return
     if args.command == "predict":
         from synthdistill.data import check_output_file, read_examples, write_jsonl

@@ -146,6 +146,29 @@ def read_examples(
     return examples
 
 
+def read_dropped(path: str | Path, labels: Sequence[str]) -> list[Example]:
+    """The samples that generation's filters dropped (dropped.jsonl), each with its `reason` in meta; a missing
+    file is none dropped, and rows with nothing to show (an empty answer) are left out. A row that is not what
+    generation writes is an error naming the line."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder; expected the dropped samples file")
+    known = set(labels)
+    dropped = []
+    for number, record in _records_jsonl(path):
+        text, label, reason = record.get("text"), record.get("label"), record.get("reason")
+        if not all(isinstance(value, str) for value in (text, label, reason)):
+            raise DataError(f"{path}:{number}: expected text, label and reason as strings")
+        if label not in known:
+            raise DataError(f"{path}:{number}: label {label!r} is not in the task (labels: {', '.join(labels)})")
+        if text.strip():
+            meta = {k: v for k, v in record.items() if k not in ("text", "label", "language")}
+            dropped.append(Example(text.strip(), label, record.get("language"), meta))
+    return dropped
+
+
 def read_json_file(path: str | Path, what: str) -> Any:
     """A JSON file's content; DataError naming the file when it is missing or not JSON."""
     try:

@@ -27,6 +27,7 @@ from synthdistill.data import (
     Example,
     atomic_write_text,
     check_output_folder,
+    read_dropped,
     read_examples,
     write_examples,
     write_jsonl,
@@ -56,7 +57,15 @@ from synthdistill.generation.samples import generate_samples
 from synthdistill.generation.self_revision import revise_samples
 from synthdistill.generation.token_budgets import TokenBudget, token_budgets
 from synthdistill.generation.translation import translate_samples, translation_requests
-from synthdistill.reviews import REVIEW_FILE, Reviews, apply_reviews, example_id, read_reviews, standing_counts
+from synthdistill.reviews import (
+    REVIEW_FILE,
+    Reviews,
+    apply_reviews,
+    example_id,
+    read_reviews,
+    rescued_samples,
+    standing_counts,
+)
 from synthdistill.sources import SEED, SourcePlan, readable_languages, source_plan, source_rows
 from synthdistill.students.base import Student, probability_rows
 from synthdistill.students.registry import load_student, student_registry
@@ -342,12 +351,20 @@ def _read_reviews(config: Config, out: Path) -> Reviews:
     return reviews
 
 
+def _with_rescued(config: Config, synthetic: Sequence[Example], dropped_file: Path, reviews: Reviews) -> list[Example]:
+    """The synthetic samples, then those in `dropped_file` that a person kept."""
+    if not reviews.decisions:
+        return list(synthetic)
+    dropped = read_dropped(dropped_file, config.task.label_names)
+    return [*synthetic, *rescued_samples(synthetic, dropped, reviews)]
+
+
 def export_reviewed(config: Config, out: str | Path, output: str | Path) -> tuple[int, int]:
     """Write OUT's synthetic samples as reviewed (JSONL, CSV or Parquet by extension), each row with its stable
     `id` and `reviewed` (whether a person decided on it); return (rows written, rows reviewed)."""
     out = Path(out)
-    synthetic = read_synthetic(config, out / SYNTHETIC_FILE)
     reviews = _read_reviews(config, out)
+    synthetic = _with_rescued(config, read_synthetic(config, out / SYNTHETIC_FILE), out / DROPPED_FILE, reviews)
     rows = [
         Example(kept.text, kept.label, kept.language,
                 {**kept.meta, "id": example_id(sample), "reviewed": bool(kept.meta.get("reviewed"))})
@@ -374,7 +391,7 @@ def train(
     if synthetic is None:
         synthetic = read_synthetic(config, out / SYNTHETIC_FILE)
     reviews = _read_reviews(config, reviews_in or out)
-    synthetic = apply_reviews(synthetic, reviews)
+    synthetic = apply_reviews(_with_rescued(config, synthetic, out / DROPPED_FILE, reviews), reviews)
     datasets = load_datasets(config)
     out = output_folder(out)
     with staged_outputs(out, TRAIN_STAGING) as staging:

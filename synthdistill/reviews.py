@@ -70,6 +70,15 @@ class Reviews:
     decisions: dict[str, list[Decision]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
+    def add(self, decision: Decision) -> None:
+        """One more decision on record: the later one wins; an undo takes back the latest still standing."""
+        standing = self.decisions.setdefault(decision.id, [])
+        if decision.action == "undo":
+            if standing:
+                standing.pop()
+        else:
+            standing.append(decision)
+
     def state(self, identifier: str) -> ReviewState | None:
         standing = self.decisions.get(identifier)
         if not standing:
@@ -116,16 +125,26 @@ def check_decision(decision: Decision, labels: Sequence[str]) -> None:
 
 
 def append_decision(folder: str | Path, decision: Decision, labels: Sequence[str]) -> Decision:
-    """Check the decision, stamp it with the time, and append it as one line in one write (O_APPEND), flushed
-    to disk before returning: a crash leaves either the whole line or, at worst, a torn last line that
-    `read_reviews` reports and skips."""
-    check_decision(decision, labels)
-    stamped = replace(decision, at=decision.at or datetime.now(UTC).isoformat(timespec="seconds"))
-    line = (json.dumps(stamped.to_dict(), ensure_ascii=False) + "\n").encode("utf-8")
+    """Check the decision, stamp it with the time, and append it to the log (see `append_decisions`)."""
+    return append_decisions(folder, [decision], labels)[0]
+
+
+def append_decisions(folder: str | Path, decisions: Sequence[Decision], labels: Sequence[str]) -> list[Decision]:
+    """Check every decision (one bad one and nothing is written), stamp them with the time, and append them in
+    one write (O_APPEND), flushed to disk before returning: a crash leaves either whole lines or, at worst, a
+    torn last line that `read_reviews` reports and skips. One write and one fsync, so a bulk action on 100,000
+    samples costs one flush, not 100,000."""
+    for decision in decisions:
+        check_decision(decision, labels)
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    stamped = [replace(decision, at=decision.at or now) for decision in decisions]
+    payload = "".join(json.dumps(d.to_dict(), ensure_ascii=False) + "\n" for d in stamped).encode("utf-8")
     path = Path(folder) / REVIEW_FILE
     handle = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(handle, line)
+        written = 0
+        while written < len(payload):  # a regular file takes it in one write; a short write is not lost either
+            written += os.write(handle, payload[written:])
         os.fsync(handle)
     finally:
         os.close(handle)
@@ -160,12 +179,7 @@ def read_reviews(path: str | Path, labels: Sequence[str]) -> Reviews:
         except (ValueError, TypeError) as err:
             reviews.problems.append(f"{path}: line {number}: {err}; the line is skipped")
             continue
-        standing = reviews.decisions.setdefault(decision.id, [])
-        if decision.action == "undo":
-            if standing:
-                standing.pop()
-        else:
-            standing.append(decision)
+        reviews.add(decision)
     return reviews
 
 
@@ -189,3 +203,17 @@ def apply_reviews(examples: Iterable[Example], reviews: Reviews) -> list[Example
             )
         )
     return kept
+
+
+def rescued_samples(kept: Iterable[Example], dropped: Iterable[Example], reviews: Reviews) -> list[Example]:
+    """Samples the filters dropped that a person kept (a language-ID or teacher-check false alarm, say): they
+    train like any other, once each, and never as a second copy of a sample that is already kept."""
+    taken = {example_id(example) for example in kept}
+    rescued = []
+    for example in dropped:
+        identifier = example_id(example)
+        state = reviews.state(identifier)
+        if state is not None and state.dropped is False and identifier not in taken:
+            taken.add(identifier)
+            rescued.append(example)
+    return rescued

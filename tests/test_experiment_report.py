@@ -13,16 +13,8 @@ import pytest
 from synthdistill.errors import DataError, SynthdistillError
 from synthdistill.experiments.curves import curves_statistics, group_languages, group_scores, group_teacher
 from synthdistill.experiments.report import write_experiment_report
+from tests.web_helpers import chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 TASK = "topic"
 NS = [7, 14, 35, 70]
 LANGUAGES = ["cy", "sw", "en"]
@@ -188,28 +180,18 @@ def test_without_matplotlib_says_how_to_install(tmp_path: Path, monkeypatch: pyt
 
 
 def test_html_opens_in_headless_chromium_without_errors(report: dict[str, Path], tmp_path: Path) -> None:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail('playwright is missing: pip install playwright (or pip install -e ".[dev]")')
-    if not CHROMIUM.is_file():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
     page_url = report["report.html"].resolve().as_uri()
     errors: list[str] = []
     requests: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
-            page.on("console", lambda message: message.type == "error" and errors.append(message.text))
-            page.on("request", lambda request: requests.append(request.url))
-            page.goto(page_url)
-            text = page.inner_text("body")
-            svg_count = page.locator("svg").count()
-            screenshot = page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page()
+        page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
+        page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+        page.on("request", lambda request: requests.append(request.url))
+        page.goto(page_url)
+        text = page.inner_text("body")
+        svg_count = page.locator("svg").count()
+        screenshot = page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
     assert errors == []
     assert requests == [page_url]
     assert "Topic <distillation> & friends" in text

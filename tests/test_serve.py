@@ -5,57 +5,17 @@ import asyncio
 import json
 import os
 import socket
-import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import aiohttp
 import numpy as np
 import pytest
-from aiohttp import web
 
 from synthdistill.serve import build_app
 from synthdistill.students.tfidf import TfidfStudent
 from tests.conftest import POLITICS, SPORTS
-
-
-@contextmanager
-def running(app: web.Application):
-    loop = asyncio.new_event_loop()
-    box: dict = {}
-    ready = threading.Event()
-
-    async def start() -> None:
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        box["runner"], box["url"] = runner, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
-        ready.set()
-
-    thread = threading.Thread(target=lambda: (loop.run_until_complete(start()), loop.run_forever()), daemon=True)
-    thread.start()
-    ready.wait(10)
-    try:
-        yield box["url"]
-    finally:
-        asyncio.run_coroutine_threadsafe(box["runner"].cleanup(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-
-
-def call(url: str, method: str = "POST", path: str = "/predict", data: bytes | str | None = None, headers=None):
-    async def go():
-        async with (
-            aiohttp.ClientSession() as session,
-            session.request(method, url + path, data=data, headers=headers or {}) as response,
-        ):
-            return response.status, await response.text()
-
-    status, text = asyncio.run(go())
-    return status, json.loads(text) if text.startswith("{") else text
-
+from tests.web_helpers import call, running
 
 # threads start at once; tests about the process pool ask for it
 THREADS = {"pool": "thread", "workers": 1}

@@ -115,6 +115,9 @@ def teacher_check(
         examples = shots_per_label(seeds.get(language, ()), task.label_names, shots, seed=seed)
         predictions = classify_with_teacher(task, mode, teacher, language, [r.text for r in rows], examples)
         for row, prediction in zip(rows, predictions, strict=True):
+            if prediction.probabilities:  # what the teacher thought, for the review page and its confidence filter
+                scored = {label: round(p, 4) for label, p in prediction.probabilities.items()}
+                row = Example(row.text, row.label, row.language, {**row.meta, "teacher_probabilities": scored})
             if prediction.label == row.label:
                 kept.append(row)
             elif prediction.label is None:

@@ -47,6 +47,7 @@ _MACROLANGUAGE = {
 class LanguageCheck:
     ok: bool
     reason: str  # ok, script_only (no model for the language), unchecked, wrong_language:xx, wrong_script:Cyrl
+    probability: float | None = None  # py3langid's probability of the target language, where it was asked
 
 
 def expected_script(language: Language) -> str:
@@ -106,7 +107,8 @@ def check_language(text: str, language: Language, min_probability: float = 0.1) 
     if code is None:
         return LanguageCheck(True, "unchecked" if found is None else "script_only")
     ranking = dict(_identifier().rank(text))
-    if ranking.get(code, 0.0) >= min_probability:
-        return LanguageCheck(True, "ok")
+    probability = float(ranking.get(code, 0.0))
+    if probability >= min_probability:
+        return LanguageCheck(True, "ok", probability)
     detected = max(ranking, key=ranking.__getitem__)
-    return LanguageCheck(False, f"wrong_language:{detected}")
+    return LanguageCheck(False, f"wrong_language:{detected}", probability)

@@ -1,0 +1,58 @@
+"""The optional API key of the project's HTTP servers (`serve`, `review`): read from an environment variable,
+never from the command line, and checked in constant time on every request but the open paths."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import os
+from collections.abc import Collection
+from typing import Any
+
+from aiohttp import web
+
+from synthdistill.config import looks_like_a_secret
+from synthdistill.errors import ConfigError
+
+BASIC_REALM = "synthdistill"
+
+
+def api_key_from_env(variable: str | None, option: str = "--api-key-env") -> str | None:
+    """The key held by environment variable `variable`; None when no variable is named."""
+    if variable is None:
+        return None
+    if looks_like_a_secret(variable):  # never echo it: it may be the key itself
+        raise ConfigError(f"{option}: give the name of the variable that holds the key, not a key (not shown)")
+    key = os.environ.get(variable)
+    if not key:
+        raise ConfigError(f"{option}: environment variable {variable} is not set")
+    return key
+
+
+def given_key(request: web.Request) -> str:
+    """The key a request carries: `Authorization: Bearer KEY`, `X-API-Key: KEY`, or a browser's Basic
+    authentication with the key as password (any user name)."""
+    authorization = request.headers.get("Authorization", "")
+    if authorization.startswith("Basic "):
+        try:
+            decoded = base64.b64decode(authorization.removeprefix("Basic ").strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return ""
+        return decoded.partition(":")[2]
+    return authorization.removeprefix("Bearer ").strip() or request.headers.get("X-API-Key", "")
+
+
+def api_key_middleware(api_key: str | None, open_paths: Collection[str] = (), *, browser: bool = False) -> Any:
+    """Refuse requests without the key (401), except to `open_paths`. `browser`: ask for it with the browser's
+    own password prompt (Basic authentication), for servers that serve a page."""
+
+    @web.middleware
+    async def authenticate(request: web.Request, handler: Any) -> web.StreamResponse:
+        if api_key is not None and request.path not in open_paths:
+            if not hmac.compare_digest(given_key(request).encode(), api_key.encode()):
+                headers = {"WWW-Authenticate": f'Basic realm="{BASIC_REALM}"'} if browser else None
+                return web.json_response({"error": "missing or wrong API key"}, status=401, headers=headers)
+        return await handler(request)
+
+    return authenticate
