@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,7 +59,9 @@ class ReviewIndex:
     decisions on one lock."""
 
     def __init__(self, synthetic: Sequence[Example], dropped: Sequence[Example], labels: Sequence[str],
-                 reviews: Reviews):  # fmt: skip
+                 reviews: Reviews, build_matrix: Callable[[list[str]], Any] | None = None):  # fmt: skip
+        """`build_matrix`: how a language's 5-gram matrix is made (default `five_gram_matrix`, here; the server
+        makes it in another process, so that a large language does not hold the page's requests up)."""
         self.labels = list(labels)
         ids = [example_id(e) for e in synthetic]
         seen = set(ids)
@@ -106,9 +108,11 @@ class ReviewIndex:
                 self._refresh(self.position[identifier])
         self._neighbours: dict[int, tuple[Any, np.ndarray, np.ndarray]] = {}
         self._neighbour_lock = threading.Lock()
+        self._build_matrix = build_matrix or five_gram_matrix
 
     @classmethod
-    def from_folder(cls, folder: str | Path, labels: Sequence[str], reviews: Reviews) -> ReviewIndex:
+    def from_folder(cls, folder: str | Path, labels: Sequence[str], reviews: Reviews,
+                    build_matrix: Callable[[list[str]], Any] | None = None) -> ReviewIndex:  # fmt: skip
         folder = Path(folder)
         synthetic_file = folder / "synthetic.jsonl"
         if not folder.is_dir():
@@ -116,7 +120,7 @@ class ReviewIndex:
         if not synthetic_file.is_file():
             raise DataError(f"{folder}: no synthetic.jsonl here (run `synthdistill generate` first)")
         return cls(read_examples(synthetic_file, labels), read_dropped(folder / "dropped.jsonl", labels), labels,
-                   reviews)  # fmt: skip
+                   reviews, build_matrix)  # fmt: skip
 
     # --- state -------------------------------------------------------------------------------------------------
 
@@ -263,20 +267,20 @@ class ReviewIndex:
     def _language_matrix(self, language: int) -> tuple[Any, np.ndarray, np.ndarray]:
         with self._neighbour_lock:
             if language not in self._neighbours:
-                from sklearn.feature_extraction.text import HashingVectorizer
-
-                from synthdistill.generation.near_duplicates import normalise_text
-
                 rows = np.flatnonzero(self.language == language)
-                vectorizer = HashingVectorizer(analyzer="char", ngram_range=(5, 5), preprocessor=normalise_text,
-                                               n_features=NEIGHBOUR_FEATURES, binary=True, norm=None,
-                                               alternate_sign=False, dtype=np.float32)  # fmt: skip
-                matrix = vectorizer.transform([self.samples[r].text for r in rows]).tocsr()
+                matrix = self._build_matrix([self.samples[r].text for r in rows])
                 sizes = np.asarray(matrix.sum(axis=1)).ravel()
                 self._neighbours[language] = (matrix, sizes, rows)
             return self._neighbours[language]
 
-    def warm_neighbours(self) -> None:
-        """Build every language's neighbour matrix (the server does this in the background at start)."""
-        for language in range(len(self.languages)):
-            self._language_matrix(language)
+
+def five_gram_matrix(texts: list[str]) -> Any:
+    """One row per text: which hashed character 5-grams it holds (0/1), as the near-duplicate filter sees text."""
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    from synthdistill.generation.near_duplicates import normalise_text
+
+    vectorizer = HashingVectorizer(analyzer="char", ngram_range=(5, 5), preprocessor=normalise_text,
+                                   n_features=NEIGHBOUR_FEATURES, binary=True, norm=None, alternate_sign=False,
+                                   dtype=np.float32)  # fmt: skip
+    return vectorizer.transform(texts).tocsr()

@@ -10,11 +10,16 @@ review.jsonl (reviews.py) before the page is told they are done.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import hmac
 import html
 import json
+import multiprocessing
+import os
 import secrets
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -27,7 +32,7 @@ from synthdistill.errors import DataError
 from synthdistill.generation.language_id import check_language
 from synthdistill.http_auth import api_key_from_env, api_key_middleware
 from synthdistill.languages import resolve_language
-from synthdistill.review_index import Filter, ReviewIndex
+from synthdistill.review_index import Filter, ReviewIndex, five_gram_matrix
 from synthdistill.reviews import ACTIONS, REVIEW_FILE, Decision, append_decisions, read_reviews
 
 PAGE_SIZE = 50
@@ -37,16 +42,63 @@ CSRF_HEADER = "X-CSRF-Token"
 PROBLEMS = web.AppKey("problems", list)  # the review log's unreadable lines, for `review` to print
 
 
-def page_html(token: str, nonce: str, title: str) -> str:
+def script_json(value: Any) -> str:
+    """JSON to sit inside a <script type="application/json"> element: no "<" at all, so that no text in it (a
+    sample's "</script>") can end the element."""
+    return (
+        json.dumps(value, ensure_ascii=False)
+        .replace("<", "\\u003c")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
+def page_html(token: str, nonce: str, title: str, initial: dict[str, Any]) -> str:
+    """The page, with its first rows and facts inside it (`initial`), so that it draws them without asking."""
     template = resources.files("synthdistill").joinpath("pages/review.html").read_text(encoding="utf-8")
     return (
         template.replace("{{csrf_token}}", html.escape(token, quote=True))
         .replace("{{nonce}}", nonce)
         .replace("{{title}}", html.escape(title))
+        .replace("{{initial}}", script_json(initial))
     )
 
 
-def load_review_index(folder: str | Path) -> tuple[Config, ReviewIndex, list[str]]:
+def _lower_priority() -> None:
+    with contextlib.suppress(OSError, AttributeError):  # AttributeError: no os.nice on Windows
+        os.nice(10)
+
+
+class MatrixBuilder:
+    """Builds the neighbours' 5-gram matrices in one process of lower priority, started on first use: a language
+    with 100,000 samples takes seconds of CPU, which in the server's own process would hold the GIL from the
+    requests of the page."""
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+
+    def start(self) -> Future | None:
+        """Start the process and its imports now (the server does, before it opens its port), not on the first
+        click; the future is done when the process is ready."""
+        if self._pool is not None:
+            return None
+        self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=_lower_priority)  # fmt: skip
+        return self._pool.submit(five_gram_matrix, ["warm up"])
+
+    def __call__(self, texts: list[str]) -> Any:
+        self.start()
+        assert self._pool is not None
+        return self._pool.submit(five_gram_matrix, texts).result()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def load_review_index(
+    folder: str | Path, build_matrix: Callable[[list[str]], Any] | None = None
+) -> tuple[Config, ReviewIndex, list[str]]:
     """The run's config (OUT/config.yaml, for the labels and filters), its samples, and the review log's problems
     (lines that could not be read, by number: they are skipped, the rest kept)."""
     folder = Path(folder)
@@ -57,7 +109,7 @@ def load_review_index(folder: str | Path) -> tuple[Config, ReviewIndex, list[str
     config = load_config(folder / "config.yaml")
     labels = config.task.label_names
     reviews = read_reviews(folder / REVIEW_FILE, labels)
-    return config, ReviewIndex.from_folder(folder, labels, reviews), list(reviews.problems)
+    return config, ReviewIndex.from_folder(folder, labels, reviews, build_matrix), list(reviews.problems)
 
 
 def _filter(query: Any) -> Filter:
@@ -76,8 +128,12 @@ def build_review_app(
     folder: str | Path, *, api_key: str | None = None, reviewer: str = "", csrf_token: str | None = None
 ) -> web.Application:
     folder = Path(folder)
-    config, index, problems = load_review_index(folder)
+    builder = MatrixBuilder()
+    neighbour_thread = ThreadPoolExecutor(1, thread_name_prefix="neighbours")
+    config, index, problems = load_review_index(folder, builder)
     labels = config.task.label_names
+    if config.filters.language_id and index.languages:  # load the language-ID model now, not on the first click
+        check_language("warm up", resolve_language(index.languages[0]), config.filters.language_min_probability)
     token = csrf_token or secrets.token_urlsafe(32)
     lock = asyncio.Lock()
 
@@ -89,15 +145,19 @@ def build_review_app(
         policy = (f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; connect-src 'self'; "
                   "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")  # fmt: skip
         headers = {"Content-Security-Policy": policy, "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
-        return web.Response(text=page_html(token, nonce, f"review: {folder.name}"), content_type="text/html",
+        initial = {"meta": facts(), "page": index.page(Filter(), 0, PAGE_SIZE)}
+        return web.Response(text=page_html(token, nonce, f"review: {folder.name}", initial), content_type="text/html",
                             headers=headers)  # fmt: skip
 
-    async def meta(request: web.Request) -> web.Response:
-        return web.json_response({
+    def facts() -> dict[str, Any]:
+        return {
             "folder": str(folder), "labels": labels, "languages": index.languages, "reasons": index.reasons,
             "samples": len(index.samples), "hidden_copies": index.hidden_copies, "reviewer": reviewer,
             "problems": problems, "scored": bool(np.isfinite(index.probabilities).any()),
-        })  # fmt: skip
+        }  # fmt: skip
+
+    async def meta(request: web.Request) -> web.Response:
+        return web.json_response(facts())
 
     async def samples(request: web.Request) -> web.Response:
         try:
@@ -123,8 +183,10 @@ def build_review_app(
         identifier = request.match_info["id"]
         if identifier not in index.position:
             return error(404, f"no sample {identifier!r}")
-        # the first call for a language builds its 5-gram matrix: off the event loop, so the page stays live
-        return web.json_response(await asyncio.to_thread(index.neighbours, identifier))
+        # the first call for a language builds its 5-gram matrix (seconds at 100,000 samples): on a thread of its
+        # own, so that neither the event loop nor the decisions' writes wait for it
+        loop = asyncio.get_running_loop()
+        return web.json_response(await loop.run_in_executor(neighbour_thread, index.neighbours, identifier))
 
     async def summary(request: web.Request) -> web.Response:
         return web.json_response(index.summary())
@@ -187,6 +249,18 @@ def build_review_app(
 
     app = web.Application(middlewares=[api_key_middleware(api_key, browser=True)], client_max_size=MAX_BODY_BYTES)
     app[PROBLEMS] = problems
+
+    async def start_builder(app: web.Application) -> None:
+        ready = builder.start()
+        if ready is not None:  # its imports take seconds of CPU: not while the first page is being drawn
+            await asyncio.wrap_future(ready)
+
+    async def stop_builder(app: web.Application) -> None:
+        neighbour_thread.shutdown(wait=False, cancel_futures=True)
+        builder.close()
+
+    app.on_startup.append(start_builder)
+    app.on_cleanup.append(stop_builder)
     app.router.add_get("/", page)
     app.router.add_get("/api/meta", meta)
     app.router.add_get("/api/samples", samples)
