@@ -30,7 +30,7 @@ from aiohttp import web
 from synthdistill.config import Config, load_config
 from synthdistill.errors import DataError
 from synthdistill.generation.language_id import check_language
-from synthdistill.http_auth import api_key_from_env, api_key_middleware
+from synthdistill.http_servers import api_key_from_env, api_key_middleware, run_server
 from synthdistill.languages import resolve_language
 from synthdistill.review_index import Filter, ReviewIndex, five_gram_matrix
 from synthdistill.reviews import ACTIONS, REVIEW_FILE, Decision, append_decisions, read_reviews
@@ -285,4 +285,4 @@ def review(
     for problem in app[PROBLEMS]:
         print(f"warning: {problem}")
     print(f"reviewing {folder} on http://{host}:{port}/ (decisions go to {Path(folder) / REVIEW_FILE}; Ctrl+C stops)")
-    web.run_app(app, host=host, port=port, print=None, access_log=None)
+    run_server(app, host, port)

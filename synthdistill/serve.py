@@ -36,7 +36,7 @@ import numpy as np
 from aiohttp import web
 
 from synthdistill.errors import ConfigError, StudentError
-from synthdistill.http_auth import api_key_from_env, api_key_middleware
+from synthdistill.http_servers import api_key_from_env, api_key_middleware, run_server
 from synthdistill.students.base import Student, probability_rows
 from synthdistill.students.registry import load_student
 
@@ -304,4 +304,4 @@ def serve(
         student_dir=student_dir,
     )
     print(f"serving {student_dir} on http://{host}:{port} (POST /predict, GET /health; {workers} {pool} workers)")
-    web.run_app(app, host=host, port=port, print=None, access_log=None)
+    run_server(app, host, port)

@@ -322,3 +322,19 @@ def test_a_kept_filter_drop_trains_once(run_folder):
     assert (written, reviewed) == (len(SYNTHETIC) + 1, 2)
     assert [r["reason"] for r in rows if "reason" in r] == ["teacher_check:politics"]
     assert Reviews().state("x") is None
+
+
+def test_the_cli_says_what_is_wrong_in_one_line(run_folder, tmp_path):
+    command = [sys.executable, "-m", "synthdistill", "review"]
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        busy = subprocess.run([*command, str(run_folder), "--port", port], capture_output=True, text=True, timeout=120)
+    assert busy.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in busy.stderr
+    assert "Traceback" not in busy.stderr
+    missing = subprocess.run([*command, str(tmp_path / "nowhere")], capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and "not a folder" in missing.stderr
+    no_key = subprocess.run([*command, str(run_folder), "--api-key-env", "SD_NO_SUCH_KEY"], capture_output=True,
+                            text=True, timeout=60)  # fmt: skip
+    assert no_key.returncode == 2 and "SD_NO_SUCH_KEY is not set" in no_key.stderr

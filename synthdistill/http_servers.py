@@ -1,5 +1,6 @@
-"""The optional API key of the project's HTTP servers (`serve`, `review`): read from an environment variable,
-never from the command line, and checked in constant time on every request but the open paths."""
+"""What the project's HTTP servers (`serve`, `review`) share: the optional API key, read from an environment
+variable (never from the command line) and checked in constant time on every request but the open paths; and
+listening on a port, where a port in use is one clear error rather than a traceback."""
 
 from __future__ import annotations
 
@@ -56,3 +57,11 @@ def api_key_middleware(api_key: str | None, open_paths: Collection[str] = (), *,
         return await handler(request)
 
     return authenticate
+
+
+def run_server(app: web.Application, host: str, port: int) -> None:
+    """Serve `app` until interrupted."""
+    try:
+        web.run_app(app, host=host, port=port, print=None, access_log=None)
+    except OSError as err:
+        raise ConfigError(f"cannot listen on {host}:{port}: {err.strerror or err} (is another server on it?)") from None
