@@ -1,14 +1,17 @@
 """What the project's HTTP servers (`serve`, `review`) share: the optional API key, read from an environment
-variable (never from the command line) and checked in constant time on every request but the open paths; and
-listening on a port, where a port in use is one clear error rather than a traceback."""
+variable (never from the command line) and checked in constant time on every request but the open paths; their
+self-contained pages; and listening on a port, where a port in use is one clear error rather than a traceback."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import hmac
+import html
 import os
+import secrets
 from collections.abc import Collection
+from importlib import resources
 from typing import Any
 
 from aiohttp import web
@@ -17,6 +20,12 @@ from synthdistill.config import looks_like_a_secret
 from synthdistill.errors import ConfigError
 
 BASIC_REALM = "synthdistill"
+# A page may run only its own script (the nonce) and reach only its own server: a text holding HTML or script is
+# shown as text, and could not run even if it were not escaped.
+PAGE_POLICY = (
+    "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 
 
 def api_key_from_env(variable: str | None, option: str = "--api-key-env") -> str | None:
@@ -65,3 +74,15 @@ def run_server(app: web.Application, host: str, port: int) -> None:
         web.run_app(app, host=host, port=port, print=None, access_log=None)
     except OSError as err:
         raise ConfigError(f"cannot listen on {host}:{port}: {err.strerror or err} (is another server on it?)") from None
+
+
+def page_response(page: str, title: str, **values: str) -> web.Response:
+    """A page of synthdistill/pages/ with its {{title}} (escaped here), a fresh script nonce, and `values` put in
+    as given (the caller makes them safe where they go), under the content security policy above."""
+    text = resources.files("synthdistill").joinpath(f"pages/{page}").read_text(encoding="utf-8")
+    nonce = secrets.token_urlsafe(16)
+    for name, value in {"title": html.escape(title), "nonce": nonce, **values}.items():
+        text = text.replace("{{" + name + "}}", value)
+    headers = {"Content-Security-Policy": PAGE_POLICY.format(nonce=nonce), "X-Content-Type-Options": "nosniff",
+               "Cache-Control": "no-store"}  # fmt: skip
+    return web.Response(text=text, content_type="text/html", headers=headers)

@@ -20,7 +20,6 @@ import os
 import secrets
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ from aiohttp import web
 from synthdistill.config import Config, load_config
 from synthdistill.errors import DataError
 from synthdistill.generation.language_id import check_language
-from synthdistill.http_servers import api_key_from_env, api_key_middleware, run_server
+from synthdistill.http_servers import api_key_from_env, api_key_middleware, page_response, run_server
 from synthdistill.languages import resolve_language
 from synthdistill.review_index import Filter, ReviewIndex, five_gram_matrix
 from synthdistill.reviews import ACTIONS, REVIEW_FILE, Decision, append_decisions, read_reviews
@@ -50,17 +49,6 @@ def script_json(value: Any) -> str:
         .replace("<", "\\u003c")
         .replace("\u2028", "\\u2028")
         .replace("\u2029", "\\u2029")
-    )
-
-
-def page_html(token: str, nonce: str, title: str, initial: dict[str, Any]) -> str:
-    """The page, with its first rows and facts inside it (`initial`), so that it draws them without asking."""
-    template = resources.files("synthdistill").joinpath("pages/review.html").read_text(encoding="utf-8")
-    return (
-        template.replace("{{csrf_token}}", html.escape(token, quote=True))
-        .replace("{{nonce}}", nonce)
-        .replace("{{title}}", html.escape(title))
-        .replace("{{initial}}", script_json(initial))
     )
 
 
@@ -141,13 +129,9 @@ def build_review_app(
         return web.json_response({"error": message}, status=status)
 
     async def page(request: web.Request) -> web.Response:
-        nonce = secrets.token_urlsafe(16)
-        policy = (f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; connect-src 'self'; "
-                  "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")  # fmt: skip
-        headers = {"Content-Security-Policy": policy, "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
-        initial = {"meta": facts(), "page": index.page(Filter(), 0, PAGE_SIZE)}
-        return web.Response(text=page_html(token, nonce, f"review: {folder.name}", initial), content_type="text/html",
-                            headers=headers)  # fmt: skip
+        initial = {"meta": facts(), "page": index.page(Filter(), 0, PAGE_SIZE)}  # drawn without asking
+        return page_response("review.html", f"review: {folder.name}", csrf_token=html.escape(token, quote=True),
+                             initial=script_json(initial))  # fmt: skip
 
     def facts() -> dict[str, Any]:
         return {

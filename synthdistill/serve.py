@@ -36,7 +36,7 @@ import numpy as np
 from aiohttp import web
 
 from synthdistill.errors import ConfigError, StudentError
-from synthdistill.http_servers import api_key_from_env, api_key_middleware, run_server
+from synthdistill.http_servers import api_key_from_env, api_key_middleware, page_response, run_server
 from synthdistill.students.base import Student, probability_rows
 from synthdistill.students.registry import load_student
 
@@ -199,7 +199,11 @@ def build_app(
         return web.json_response({"error": message}, status=status, headers=headers)
 
     async def health(request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok", "classes": student.classes})
+        return web.json_response({"status": "ok", "classes": student.classes, "max_batch": max_batch})
+
+    async def try_page(request: web.Request) -> web.Response:
+        """A page to try the student: open like /health (it holds no data); its requests carry the key."""
+        return page_response("try.html", "try the student")
 
     async def read_texts(request: web.Request) -> list[str] | web.Response:
         """The request's texts, or the 4xx that says what is wrong with it."""
@@ -264,11 +268,12 @@ def build_app(
     # and after each response); lingering_time bounds draining a body the handler did not read
     handler_args = {"keepalive_timeout": read_timeout_s, "lingering_time": read_timeout_s}
     app = web.Application(
-        middlewares=[api_key_middleware(api_key, ["/health"])],
+        middlewares=[api_key_middleware(api_key, ["/health", "/"])],
         client_max_size=max_body_bytes,
         handler_args=handler_args,
     )
     app.cleanup_ctx.append(lanes)
+    app.router.add_get("/", try_page)
     app.router.add_get("/health", health)
     app.router.add_post("/predict", predict)
     return app
@@ -303,5 +308,6 @@ def serve(
         read_timeout_s=read_timeout_s,
         student_dir=student_dir,
     )
-    print(f"serving {student_dir} on http://{host}:{port} (POST /predict, GET /health; {workers} {pool} workers)")
+    print(f"serving {student_dir} on http://{host}:{port} (a page to try it at /; POST /predict, GET /health; "
+          f"{workers} {pool} workers)")  # fmt: skip
     run_server(app, host, port)

@@ -72,6 +72,70 @@ def test_api_key(student):
     assert (missing, wrong, bearer, header, health, get_predict) == (401, 401, 200, 200, 200, 405)
 
 
+class SilentStudent:
+    """A student that names no label (an icl or lora student whose answer was not a label): all-zero rows."""
+
+    def __init__(self):
+        self.classes = ["sports", "politics"]
+
+    def predict_proba(self, texts):
+        return np.zeros((len(texts), 2))
+
+
+def test_the_try_page_predicts_one_text_and_a_batch_in_chunks(student):
+    from urllib.parse import urlsplit
+
+    from playwright.sync_api import expect
+
+    from tests.web_helpers import chromium
+
+    errors, hosts = [], set()
+    with running(build_app(student, max_batch=2, **THREADS)) as url, chromium() as browser:
+        page = browser.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("request", lambda request: hosts.add(urlsplit(request.url).netloc))
+        page.goto(url + "/")
+        expect(page.locator("#about")).to_contain_text("Labels: politics, sports")
+        page.fill("#text", "The striker scored twice and the team won the cup.")
+        page.keyboard.press("Control+Enter")
+        expect(page.locator("#label")).to_have_text("sports")
+        expect(page.locator("#answer .row")).to_have_count(2)  # every label's probability
+        lines = [POLITICS[0], "<script>window.pwned = 1</script> The team won the match.", SPORTS[1]]
+        page.fill("#batch", "\n".join(lines) + "\n\n")
+        page.click("#predict-batch")
+        expect(page.locator("#batch-answer tbody tr")).to_have_count(3)  # 3 lines in two requests of at most 2
+        labels = page.locator("#batch-answer td.label").all_inner_texts()
+        texts = page.locator("#batch-answer td.text").all_inner_texts()
+        pwned = page.evaluate("window.pwned")
+    assert labels == ["politics", "sports", "sports"] and texts == lines and pwned is None
+    assert errors == [] and hosts == {urlsplit(url).netloc}
+
+
+def test_the_try_page_asks_for_the_key_and_shows_a_student_that_names_no_label(student):
+    from playwright.sync_api import expect
+
+    from tests.web_helpers import chromium
+
+    with chromium() as browser:
+        with running(build_app(student, api_key="s3cret", **THREADS)) as url:
+            page = browser.new_page()
+            page.goto(url + "/")  # the page itself is open, like /health; its requests need the key
+            page.fill("#text", "The parliament passed the law.")
+            page.click("#predict")
+            expect(page.locator("#error")).to_contain_text("needs its API key")
+            expect(page.locator("#key-box")).to_be_visible()
+            page.fill("#key", "s3cret")
+            page.keyboard.press("Enter")
+            page.click("#predict")
+            expect(page.locator("#label")).to_have_text("politics")
+        with running(build_app(SilentStudent(), **THREADS)) as url:  # type: ignore[arg-type]
+            page = browser.new_page()
+            page.goto(url + "/")
+            page.fill("#text", "Anything at all.")
+            page.click("#predict")
+            expect(page.locator("#label")).to_have_text("(no label)")
+
+
 def test_cli_serves_on_loopback_and_needs_its_key_variable(student, tmp_path, monkeypatch):
     import subprocess
     import sys
