@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 import jinja2
 
+from synthdistill.generation.social_text import social_text_kind
 from synthdistill.languages import resolve_language
 
 
@@ -61,11 +62,14 @@ def render(template: str, **variables: Any) -> RenderedPrompt:
     return RenderedPrompt(text=text, template=template)
 
 
-def task_variables(task: DescribedTask, language: str) -> dict[str, str]:
-    """What every template says about the task: the language's name, the domain, what texts and labels are."""
+def task_variables(task: DescribedTask, language: str) -> dict[str, Any]:
+    """What every template says about the task: the language's name, the domain, what texts and labels are, and
+    whether they are social-media posts (whose handles and links generation asks to write as @user and http,
+    as seed tweets have them)."""
     return {
         "language": resolve_language(language).name,
         "domain": task.domain,
         "text_kind": task.text_kind,
         "label_kind": task.label_kind,
+        "social": social_text_kind(task.text_kind),
     }

@@ -278,9 +278,9 @@ def five_gram_matrix(texts: list[str]) -> Any:
     """One row per text: which hashed character 5-grams it holds (0/1), as the near-duplicate filter sees text."""
     from sklearn.feature_extraction.text import HashingVectorizer
 
-    from synthdistill.generation.near_duplicates import normalise_text
+    from synthdistill.generation.near_duplicates import comparable_text
 
-    vectorizer = HashingVectorizer(analyzer="char", ngram_range=(5, 5), preprocessor=normalise_text,
+    vectorizer = HashingVectorizer(analyzer="char", ngram_range=(5, 5), preprocessor=comparable_text,
                                    n_features=NEIGHBOUR_FEATURES, binary=True, norm=None, alternate_sign=False,
                                    dtype=np.float32)  # fmt: skip
     return vectorizer.transform(texts).tocsr()

@@ -13,7 +13,7 @@ from synthdistill.config import FilterSpec, TaskSpec
 from synthdistill.data import DroppedSample, Example
 from synthdistill.evaluation.teacher_classifier import classify_with_teacher, shots_per_label
 from synthdistill.generation.language_id import check_language
-from synthdistill.generation.near_duplicates import find_root, near_duplicate_pairs, normalise_text
+from synthdistill.generation.near_duplicates import comparable_text, find_root, near_duplicate_pairs
 from synthdistill.generation.repetition import is_repetitive
 from synthdistill.languages import resolve_language
 from synthdistill.teachers.protocol import PromptMode
@@ -29,14 +29,14 @@ def deduplicate(samples: Sequence[Example], near_threshold: float | None) -> tup
     reasons: dict[int, str] = {}  # index in samples -> why it is dropped
     for language in dict.fromkeys(s.language for s in samples):
         indices = [i for i, s in enumerate(samples) if s.language == language]
-        keys = [normalise_text(samples[i].text) for i in indices]
+        keys = [comparable_text(samples[i].text) for i in indices]
         parent = list(range(len(indices)))
         first_of: dict[str, int] = {}
         for position, key in enumerate(keys):
             parent[position] = find_root(parent, first_of.setdefault(key, position))
         if near_threshold is not None and near_threshold < 1:
             distinct = list(first_of.values())  # exact copies are grouped already: compare each text once
-            for a, b in near_duplicate_pairs([samples[indices[p]].text for p in distinct], near_threshold):
+            for a, b in near_duplicate_pairs([keys[p] for p in distinct], near_threshold):
                 parent[find_root(parent, distinct[b])] = find_root(parent, distinct[a])
         groups: dict[int, list[int]] = {}
         for position in range(len(indices)):
@@ -57,7 +57,7 @@ def filter_samples(
     samples: Sequence[Example], spec: FilterSpec, *, seed_texts: Iterable[str] = ()
 ) -> tuple[list[Example], list[DroppedSample]]:
     """The text-only filters (no teacher): length, repetition loops, seed copies, language ID, duplicates."""
-    copied = {normalise_text(text) for text in seed_texts}
+    copied = {comparable_text(text) for text in seed_texts}
     kept: list[Example] = []
     dropped: list[DroppedSample] = []
     for example in samples:
@@ -68,7 +68,7 @@ def filter_samples(
             dropped.append(_drop(example, "too_long"))
         elif is_repetitive(example.text, spec.min_distinct_share):
             dropped.append(_drop(example, "repetitive"))
-        elif normalise_text(example.text) in copied:
+        elif comparable_text(example.text) in copied:
             dropped.append(_drop(example, "copied_seed"))
         elif spec.language_id and example.language is not None:
             check = check_language(example.text, resolve_language(example.language), spec.language_min_probability)

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from synthdistill.generation.social_text import without_social_markup
 from synthdistill.languages import Language
+
+CONFIDENT = 0.5  # the least probability at which another language counts as identified
 
 # ISO 15924 code -> the first word of Unicode character names in that script
 _SCRIPT_NAMES = {
@@ -46,7 +49,9 @@ _MACROLANGUAGE = {
 @dataclass(frozen=True)
 class LanguageCheck:
     ok: bool
-    reason: str  # ok, script_only (no model for the language), unchecked, wrong_language:xx, wrong_script:Cyrl
+    # ok, script_only (no model for the language in its script), unchecked (no letters), wrong_script:Cyrl,
+    # wrong_language:xx (sure of another language), uncertain_language:0.04 (sure of none)
+    reason: str
     probability: float | None = None  # py3langid's probability of the target language, where it was asked
 
 
@@ -77,8 +82,12 @@ def _identifier() -> Any:
 
 
 def _langid_code(language: Language) -> str | None:
-    """The code py3langid uses for a language (ISO 639-1 mostly), or None when it lacks the language."""
+    """The code py3langid uses for a language (ISO 639-1 mostly), or None when it lacks the language, or the
+    language is romanised (`hin_Latn`: py3langid's Hindi is Devanagari)."""
     import pycountry
+
+    if language.script == "Latn" and _DEFAULT_SCRIPTS.get(language.iso639_3, "Latn") != "Latn":
+        return None  # a language written in Latin letters that the model knows only in its own script
 
     classes = set(_identifier().nb_classes)
     record = pycountry.languages.get(alpha_3=language.iso639_3)
@@ -94,21 +103,29 @@ def is_identifiable(language: Language) -> bool:
 
 
 def check_language(text: str, language: Language, min_probability: float = 0.1) -> LanguageCheck:
-    """Keep a text whose target-language probability is at least `min_probability` and whose script fits.
+    """Keep a text whose target-language probability is at least `min_probability` and whose script fits,
+    judged on its words only (without handles, links, hashtags and emoji: social_text.py).
 
     0.1 keeps every human test sentence of SIB-200 in 14 languages tried (en id sw cy yo te ha sk az jv ig
-    he sl ro), while a sentence in another language scores near 0.
+    he sl ro), while a sentence in another language scores near 0. Below the floor, the reason is
+    `wrong_language:xx` only when the model is sure of another language xx (at least CONFIDENT); otherwise
+    `uncertain_language:p`, with p the target language's probability.
     """
+    words = without_social_markup(text)
     script = expected_script(language)
-    found = dominant_script(text)
-    if found is not None and found != script and not (script == "Jpan" and found == "Hans"):
+    found = dominant_script(words)
+    if found is None:  # nothing but handles, links, emoji or digits: nothing to judge
+        return LanguageCheck(True, "unchecked")
+    if found != script and not (script == "Jpan" and found == "Hans"):
         return LanguageCheck(False, f"wrong_script:{found}")
     code = _langid_code(language)
     if code is None:
-        return LanguageCheck(True, "unchecked" if found is None else "script_only")
-    ranking = dict(_identifier().rank(text))
+        return LanguageCheck(True, "script_only")
+    ranking = dict(_identifier().rank(words))
     probability = float(ranking.get(code, 0.0))
     if probability >= min_probability:
         return LanguageCheck(True, "ok", probability)
     detected = max(ranking, key=ranking.__getitem__)
+    if detected == code or ranking[detected] < CONFIDENT:
+        return LanguageCheck(False, f"uncertain_language:{probability:.2f}", probability)
     return LanguageCheck(False, f"wrong_language:{detected}", probability)

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from synthdistill.generation.social_text import without_social_markup
+
 _PRIME = 4294967311  # a prime above 2**32, so (a * h + b) stays inside uint64 for 32-bit a, b and h
 
 
@@ -15,6 +17,12 @@ def normalise_text(text: str) -> str:
     """What counts as the same text: case and runs of white space do not (split() splits on what the regular
     expression \\s matches, faster)."""
     return " ".join(text.split()).casefold()
+
+
+def comparable_text(text: str) -> str:
+    """What duplicates are judged on: the words (social_text.py: two replies that differ only in the handle they
+    answer are one text), normalised; the whole text when it holds nothing else."""
+    return normalise_text(without_social_markup(text) or text)
 
 
 def shingles(text: str, size: int = 5) -> frozenset[str]:
