@@ -35,7 +35,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="repeat the whole job with generation seeds seed..seed+K-1 (in OUT/repeat-K/) and report "
                           "mean ± sd and the 95%% interval of the mean over the runs (repeats.md)")  # fmt: skip
     generate = staged("generate", "write synthetic.jsonl with the teacher")
-    generate.add_argument("--export", type=Path, help="also write the samples here: .jsonl, .csv or .parquet")
+    generate.add_argument("--export", type=Path, help="also write the samples here: .jsonl, .csv or .parquet, or a "
+                          "path without extension for a Hugging Face datasets folder (save_to_disk)")  # fmt: skip
     generate.add_argument("--executor", choices=["inline", "ray"], default="inline",
                           help="ray: one shard per language on a Ray cluster (--address) or a local Ray")  # fmt: skip
     generate.add_argument("--address", help="Ray cluster address, e.g. auto or ray://head:10001")
@@ -43,7 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     train = staged("train", "train the students on synthetic.jsonl (and human seed data when asked)")
     train.add_argument("--data", type=Path, help="synthetic data file (default: OUT/synthetic.jsonl)")
     export = staged("export", "write the synthetic samples as reviewed (review.jsonl), with id and reviewed columns")
-    export.add_argument("--output", type=Path, required=True, help="a .jsonl, .csv or .parquet file")
+    export.add_argument("--output", type=Path, required=True, help="a .jsonl, .csv or .parquet file, or a path "
+                        "without extension for a Hugging Face datasets folder (save_to_disk)")  # fmt: skip
     staged("classify", "score the teacher itself as a zero-/k-shot classifier on the test data")
     staged("evaluate", "score the trained students beside the teacher; write results.json and report.md")
 
@@ -156,7 +158,7 @@ def _dispatch(args: argparse.Namespace) -> None:
                 print(json.dumps(row, ensure_ascii=False))
         return
 
-    from synthdistill.data import check_output_file, check_output_folder, output_format
+    from synthdistill.data import check_export_path, check_output_folder
 
     check_output_folder(args.out, "--out")  # before any work: a file given as --out is one line, not a traceback
     if args.command in ("experiment", "reproduce"):
@@ -165,9 +167,9 @@ def _dispatch(args: argparse.Namespace) -> None:
     config = load_config(args.config)
     progress = not args.no_progress
     if getattr(args, "export", None) is not None:
-        output_format(check_output_file(args.export, "--export"))
+        check_export_path(args.export, "--export")
     if args.command == "export":
-        output_format(check_output_file(args.output, "--output"))
+        check_export_path(args.output, "--output")
     if args.command == "run" and args.repeats != 1:
         if args.repeats < 1:
             raise ConfigError(f"--repeats must be at least 1, not {args.repeats}")
@@ -195,9 +197,7 @@ def _dispatch(args: argparse.Namespace) -> None:
                 samples, dropped = pipeline.generate(config, args.out, teacher)
                 stats = teacher.stats
         if args.export is not None:
-            from synthdistill.data import write_examples
-
-            write_examples(args.export, samples)
+            pipeline.write_export(config, args.out, args.export, samples)
         print(f"{len(samples)} synthetic samples in {args.out / pipeline.SYNTHETIC_FILE}; {len(dropped)} dropped")
         _print_stats(stats, config)
     elif args.command == "train":

@@ -10,7 +10,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
+from synthdistill.data import data_source
 from synthdistill.errors import ConfigError
+from synthdistill.hf_datasets import is_hub_reference
 from synthdistill.languages import resolve_language, same_language
 
 _FOLDER_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_+-]|\.(?!\.)){0,63}")
@@ -389,7 +391,9 @@ class FilterSpec(_Strict):
 
 
 class DataSpec(_Strict):
-    """Paths may contain {lang}, replaced by each task language; relative paths start at the config's folder."""
+    """Paths may contain {lang}, replaced by each task language; relative paths start at the config's folder. A
+    path may name a file, a Hugging Face datasets folder (save_to_disk; FOLDER@SPLIT for a DatasetDict) or
+    hf:NAME[:CONFIG][@SPLIT] on the hub."""
 
     format: Literal["auto", "jsonl", "csv", "parquet"] = Field("auto", description="auto: by file extension")
     text_column: str = Field("text", description="the column (or JSON key) that holds the text")
@@ -587,15 +591,14 @@ class Config(_Strict):
         template = getattr(self.data, split)
         if template is None:
             return None
-        path = Path(template.replace("{lang}", lang)).expanduser()
-        return path if path.is_absolute() else self.base_dir / path
+        return data_source(template.replace("{lang}", lang), self.base_dir)
 
     def to_yaml(self) -> str:
         """The resolved config, with data paths made absolute, so that any output folder re-runs."""
         dumped = self.model_dump(mode="json")
         for split in ("seed", "dev", "test"):
             value = dumped["data"][split]
-            if value is not None and not Path(value).is_absolute():
+            if value is not None and not Path(value).is_absolute() and not is_hub_reference(value):
                 dumped["data"][split] = str((self.base_dir / value).resolve())
         return yaml.safe_dump(dumped, sort_keys=False, allow_unicode=True)
 

@@ -36,12 +36,24 @@ class Example:
         return row
 
 
-def output_format(path: Path) -> Format:
-    """The format a file will be written in, from its extension; DataError naming the file when unknown."""
+def check_export_path(path: Path, what: str) -> Format | Literal["dataset"]:
+    """Before any work: the format an export will be written in, from its extension (none: a datasets
+    `save_to_disk` folder); DataError naming the option when the path cannot be written or the format is unknown."""
+    from synthdistill import hf_datasets
+
+    if hf_datasets.is_dataset_target(path):
+        if path.exists() and not hf_datasets.is_saved_dataset(path):
+            raise DataError(f"{what} {path}: is a folder that datasets' save_to_disk did not write; give another path")
+        _check_parents(path, what)
+        return "dataset"
+    check_output_file(path, what)
     try:
         return _detect_format(path, "auto")
     except DataError:
-        raise DataError(f"{path}: cannot tell the format from the extension: use .jsonl, .csv or .parquet") from None
+        raise DataError(
+            f"{what} {path}: cannot tell the format from the extension: use .jsonl, .csv or .parquet, or no "
+            "extension for a Hugging Face datasets folder"
+        ) from None
 
 
 def _detect_format(path: Path, fmt: Format) -> Format:
@@ -111,17 +123,24 @@ def read_examples(
 
     With `label_column=None` only texts are read (labels left empty), for prediction input.
     """
-    path = Path(path)
-    if path.is_dir():
-        raise DataError(f"{path}: is a folder; give a data file")
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    kind = _detect_format(path, fmt)
-    reader = {"jsonl": _records_jsonl, "csv": _records_csv, "parquet": _records_parquet}[kind]
+    from synthdistill import hf_datasets
+
+    if hf_datasets.is_dataset_source(path):  # a save_to_disk folder or hf:NAME: rows as the datasets library reads
+        records: Iterable[tuple[int, dict[str, Any]]] = hf_datasets.dataset_records(path, text_column, label_column,
+                                                                                   labels)  # fmt: skip
+        kind = "dataset"
+    else:
+        path = Path(path)
+        if path.is_dir():
+            raise DataError(f"{path}: is a folder, and not one that datasets' save_to_disk wrote; give a data file")
+        if not path.is_file():
+            raise DataError(f"{path}: file not found")
+        kind = _detect_format(path, fmt)
+        records = {"jsonl": _records_jsonl, "csv": _records_csv, "parquet": _records_parquet}[kind](path)
     known = set(labels) if labels is not None else None
     examples: list[Example] = []
-    for number, record in reader(path):
-        where = f"{path}:{number}" if kind != "parquet" else f"{path}: row {number}"
+    for number, record in records:
+        where = f"{path}:{number}" if kind in ("jsonl", "csv") else f"{path}: row {number}"
         text = record.get(text_column)
         if text is None:
             raise DataError(f"{where}: missing text column {text_column!r}")
@@ -167,6 +186,29 @@ def read_dropped(path: str | Path, labels: Sequence[str]) -> list[Example]:
             meta = {k: v for k, v in record.items() if k not in ("text", "label", "language")}
             dropped.append(Example(text.strip(), label, record.get("language"), meta))
     return dropped
+
+
+def data_source(template: str, base_dir: Path) -> Path:
+    """A data path from a config: relative ones start at the config's folder; a hub reference (hf:NAME) stays
+    as written."""
+    from synthdistill.hf_datasets import is_hub_reference
+
+    path = Path(template).expanduser()
+    return path if path.is_absolute() or is_hub_reference(template) else base_dir / path
+
+
+def data_fingerprint(path: Path) -> str:
+    """What a data source holds, for keys of finished work: a file's bytes, a dataset's rows."""
+    from synthdistill import hf_datasets
+
+    if hf_datasets.is_dataset_source(path):
+        return hf_datasets.fingerprint(path)
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        raise DataError(f"{path}: data file not found") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder, and not one that datasets' save_to_disk wrote") from None
 
 
 def read_json_file(path: str | Path, what: str) -> Any:
@@ -238,11 +280,24 @@ def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
     atomic_write_text(path, "".join(_JSON_LINE.encode(row) + "\n" for row in rows))
 
 
-def write_examples(path: str | Path, examples: Iterable[Example], fmt: Format = "auto") -> None:
-    """Write rows as JSONL, CSV or Parquet (by extension unless `fmt` says), whole or not at all."""
+def write_examples(
+    path: str | Path,
+    examples: Iterable[Example],
+    fmt: Format = "auto",
+    *,
+    labels: Sequence[str] | None = None,
+    card: str | None = None,
+) -> None:
+    """Write rows as JSONL, CSV or Parquet (by extension unless `fmt` says), whole or not at all; a path without
+    an extension becomes a `save_to_disk` folder (the label a ClassLabel of `labels`, `card` its README.md)."""
+    from synthdistill import hf_datasets
+
+    rows = [example.to_dict() for example in examples]
+    if fmt == "auto" and hf_datasets.is_dataset_target(Path(path)):
+        hf_datasets.save(Path(path), rows, labels, card)
+        return
     path = check_output_file(path, "cannot write")
     kind = _detect_format(path, fmt)
-    rows = [example.to_dict() for example in examples]
     if kind == "jsonl":
         write_jsonl(path, rows)
         return

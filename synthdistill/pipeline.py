@@ -57,6 +57,7 @@ from synthdistill.generation.samples import generate_samples
 from synthdistill.generation.self_revision import revise_samples
 from synthdistill.generation.token_budgets import TokenBudget, token_budgets
 from synthdistill.generation.translation import translate_samples, translation_requests
+from synthdistill.hf_datasets import is_dataset_source
 from synthdistill.reviews import (
     REVIEW_FILE,
     Reviews,
@@ -178,7 +179,9 @@ def _seed_pools(config: Config, datasets: dict[str, LanguageData], plan: SourceP
     pivot = plan.pivot
     if pivot is not None and pivot not in pools and pivot in plan.writes_in():
         path = config.data_path("seed", pivot)
-        exists = path is not None and "{lang}" in (config.data.seed or "") and path.is_file()
+        exists = (
+            path is not None and "{lang}" in (config.data.seed or "") and (path.is_file() or is_dataset_source(path))
+        )
         pools[pivot] = (
             read_examples(path, config.task.label_names, language=pivot, fmt=config.data.format, **options)  # type: ignore[arg-type]
             if exists
@@ -371,8 +374,16 @@ def export_reviewed(config: Config, out: str | Path, output: str | Path) -> tupl
         for sample in synthetic
         for kept in apply_reviews([sample], reviews)
     ]  # fmt: skip
-    write_examples(output, rows)
+    write_export(config, out, output, rows)
     return len(rows), sum(1 for row in rows if row.meta["reviewed"])
+
+
+def write_export(config: Config, out: str | Path, output: str | Path, samples: Sequence[Example]) -> None:
+    """Samples to a JSONL, CSV or Parquet file, or (a path without extension) to a datasets `save_to_disk` folder
+    whose label column is a ClassLabel of the task's labels and whose README.md is OUT's dataset card."""
+    card_file = Path(out) / "dataset_card.md"
+    card = card_file.read_text(encoding="utf-8") if card_file.is_file() else None
+    write_examples(output, samples, labels=config.task.label_names, card=card)
 
 
 def train(

@@ -114,7 +114,7 @@ def test_a_number_where_text_belongs_is_named_as_such(tmp_path):
 
 def test_a_folder_given_as_a_data_file(tmp_path):
     (tmp_path / "test.jsonl").mkdir()
-    with pytest.raises(DataError, match=r"test\.jsonl: is a folder; give a data file"):
+    with pytest.raises(DataError, match=r"test\.jsonl: is a folder, and not one that datasets. save_to_disk wrote"):
         read_examples(tmp_path / "test.jsonl", LABELS)
 
 

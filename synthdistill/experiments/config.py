@@ -20,7 +20,7 @@ from synthdistill.config import (
     read_yaml_mapping,
     validate_model,
 )
-from synthdistill.data import read_json_file
+from synthdistill.data import data_source, read_json_file
 from synthdistill.errors import DataError
 
 MIXED = "mixed"  # the paper's mix, the same as human+synthetic
@@ -122,8 +122,7 @@ class ExperimentConfig(_Strict):
         return [(n, max(2, n // n_classes)) for n in self.sizes or []]
 
     def path(self, template: str) -> Path:
-        path = Path(template).expanduser()
-        return path if path.is_absolute() else self.base_dir / path
+        return data_source(template, self.base_dir)
 
     def task_specs(self) -> list[ExperimentTaskSpec]:
         """Every task as a full spec, paper-layout names expanded; label files read."""

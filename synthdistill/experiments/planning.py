@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from synthdistill.config import LabelSpec, StudentSpec, TaskSpec, TeacherSpec
-from synthdistill.data import Example, read_examples, sample_per_label
+from synthdistill.data import Example, data_fingerprint, read_examples, sample_per_label
 from synthdistill.errors import DataError
 from synthdistill.experiments.config import (
     POOLS,
@@ -67,13 +67,6 @@ def _crosses(spec: StudentSpec, source: str, language: str) -> bool:
     that carries languages across."""
     pivots = {pivot_language(part) for part in source_parts(source)} - {None, language}
     return spec.crosses_languages or not pivots
-
-
-def file_fingerprint(path: Path) -> str:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except FileNotFoundError:
-        raise DataError(f"{path}: data file not found") from None
 
 
 def task_spec(task: ExperimentTaskSpec, languages: Sequence[str]) -> TaskSpec:
@@ -130,7 +123,7 @@ def plan_cells(experiment: ExperimentConfig, workdir: Path) -> list[Cell]:
                 raise DataError(f"task {task.name}: no `test` file given")
             for path in files.values():
                 if path not in fingerprints:
-                    fingerprints[path] = file_fingerprint(path)
+                    fingerprints[path] = data_fingerprint(path)
             # Every cell's key covers the target language's pools that any source reads (as keys always have),
             # and a pivot pool only in the keys of the cells that read it: adding a pivot source keeps the rest.
             pools = sorted({part for source in experiment.sources for part in source_parts(source)} & set(POOLS))
