@@ -18,7 +18,6 @@ import json
 import os
 import platform
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from pathlib import Path
 import yaml
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # tests.web_helpers: the browser and the port helpers the tests use
 DATA = HERE.parent.parent / "shared" / "data" / "paper" / "topic"
 REASONS = ["near_duplicate", "wrong_language:en", "teacher_check:politics", "too_short", "duplicate"]
 
@@ -74,18 +74,15 @@ def build_run(folder: Path, samples: int, seed: int = 0) -> None:
 
 
 def start_server(folder: Path) -> tuple[subprocess.Popen, str, float]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    from tests.web_helpers import free_port, wait_for_port
+
+    port = free_port()
     started = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-m", "synthdistill", "review", str(folder), "--port", str(port)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    while process.poll() is None:
-        with socket.socket() as client:
-            if client.connect_ex(("127.0.0.1", port)) == 0:
-                return process, f"http://127.0.0.1:{port}/", time.perf_counter() - started
-        time.sleep(0.02)
-    raise SystemExit(f"the review server did not start: {process.communicate()[1]}")
+    if not wait_for_port(port, process, 300):
+        raise SystemExit(f"the review server did not start: {process.communicate()[1]}")
+    return process, f"http://127.0.0.1:{port}/", time.perf_counter() - started
 
 
 def peak_mb(pid: int) -> float:
@@ -111,7 +108,6 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    sys.path.insert(0, str(HERE.parent))
     from tests.web_helpers import chromium
 
     with tempfile.TemporaryDirectory() as tmp:

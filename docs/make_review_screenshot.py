@@ -9,10 +9,8 @@ Run from the repository root: python docs/make_review_screenshot.py [--out runs/
 from __future__ import annotations
 
 import argparse
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import yaml
@@ -37,18 +35,14 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", "synthdistill", "generate", str(config_file), "--out", str(args.out)],
                        check=True)  # fmt: skip
     sys.path.insert(0, str(ROOT))
-    from tests.web_helpers import chromium
+    from tests.web_helpers import chromium, free_port, wait_for_port
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "synthdistill", "review", str(args.out), "--port", str(port),
                                "--reviewer", "docs"])  # fmt: skip
     try:
-        while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
-            if server.poll() is not None:
-                raise SystemExit("the review server did not start")
-            time.sleep(0.1)
+        if not wait_for_port(port, server):
+            raise SystemExit("the review server did not start")
         with chromium() as browser:
             page = browser.new_page(viewport={"width": 1500, "height": 860})
             page.goto(f"http://127.0.0.1:{port}/")

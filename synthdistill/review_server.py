@@ -193,7 +193,9 @@ def build_review_app(
         action = body.get("action")
         if action not in ACTIONS:
             return error(422, f"action must be one of {', '.join(ACTIONS)}")
-        label, text = body.get("label"), body.get("text")
+        # only what the action uses goes to the log: a drop that came with a label is a drop
+        label = body.get("label") if action == "relabel" else None
+        text = body.get("text") if action == "edit" else None
         decisions = [Decision(index.ids[row], action, label, text, by=reviewer) for row in rows]
         async with lock:  # one writer: the log's order is the order the page is told
             try:

@@ -117,3 +117,16 @@ def test_exports_write_a_save_to_disk_folder_with_a_classlabel_and_the_card(tiny
     assert main(["export", config_file, "--out", str(out), "--output", str(tiny_project / "again")]) == 0
     again = datasets.load_from_disk(str(tiny_project / "again"))
     assert json.loads(json.dumps(again.to_list()[0]))["template"] == "generate.completion.v2"
+
+
+def test_without_the_datasets_package_the_error_says_how_to_install(tmp_path, monkeypatch):
+    import sys
+
+    topic_dataset().save_to_disk(str(tmp_path / "en"))
+    monkeypatch.setitem(sys.modules, "datasets", None)
+    with pytest.raises(DataError, match=r'pip install "synthdistill\[hf\]"'):
+        read_examples(tmp_path / "en", LABELS, text_column="sentence", label_column="topic")
+    with pytest.raises(DataError, match="needs the datasets package"):
+        write_examples(tmp_path / "out", [Example("a text", "sports", "en")], labels=LABELS)
+    write_examples(tmp_path / "plain.jsonl", [Example("a text", "sports", "en")])  # files need nothing more
+    assert [e.text for e in read_examples(tmp_path / "plain.jsonl", LABELS)] == ["a text"]

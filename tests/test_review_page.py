@@ -7,7 +7,6 @@ import json
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,7 +20,7 @@ from synthdistill.review_index import Filter, ReviewIndex
 from synthdistill.review_server import CSRF_HEADER, build_review_app
 from synthdistill.reviews import REVIEW_FILE, Decision, Reviews, append_decision, example_id, read_reviews
 from tests.conftest import POLITICS, SPORTS, tiny_config_dict
-from tests.web_helpers import call, chromium, running
+from tests.web_helpers import call, chromium, free_port, running, wait_for_port
 
 SCRIPT = 'Goal! <script>window.pwned = 1</script><img src=x onerror="window.pwned = 2"> The striker scored.'
 LABELS = ["sports", "politics"]
@@ -151,6 +150,9 @@ def test_decisions_need_the_csrf_token_and_bulk_actions_apply_to_the_whole_filte
             assert status == code and message in answer["error"]
         status, answer = call(url, "POST", "/api/decisions", "{not json", token)
         assert status == 400
+        ignored = json.dumps({"ids": [target], "action": "drop", "label": "weather", "text": "x"})
+        status, answer = call(url, "POST", "/api/decisions", ignored, token)  # what a drop does not use is left out
+        assert status == 200
         status, answer = call(url, "GET", "/api/samples?status=sideways")
         assert status == 400 and "unknown status" in answer["error"]
         # bulk: every sample the filter selects, beyond the page
@@ -165,7 +167,8 @@ def test_decisions_need_the_csrf_token_and_bulk_actions_apply_to_the_whole_filte
         status, summary = call(url, "GET", "/api/summary")
         assert [(r["label"], r["samples"]) for r in summary] == [("sports", 9), ("politics", 6)]
     log = [json.loads(line) for line in (run_folder / REVIEW_FILE).read_text().splitlines()]
-    assert [row["action"] for row in log] == ["drop"] + ["relabel"] * 3 + ["undo"] * 3
+    assert [row["action"] for row in log] == ["drop", "drop"] + ["relabel"] * 3 + ["undo"] * 3
+    assert "label" not in log[1] and "text" not in log[1]
     assert {row["by"] for row in log} == {"tester"} and all(row["at"] for row in log)
 
 
@@ -206,12 +209,6 @@ def test_the_language_id_verdict_and_teacher_probabilities_are_in_the_detail(run
 # --- the page in a real browser -------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def review_server(run_folder):
     """`synthdistill review OUT` as a user starts it, on a free loopback port."""
@@ -219,13 +216,7 @@ def review_server(run_folder):
     command = [sys.executable, "-m", "synthdistill", "review", str(run_folder), "--port", str(port),
                "--reviewer", "ana"]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        with socket.socket() as client:
-            if client.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.05)
-    assert process.poll() is None, process.communicate()[1]
+    assert wait_for_port(port, process), process.communicate()[1]
     yield f"http://127.0.0.1:{port}/"
     process.terminate()
     process.wait(10)

@@ -15,7 +15,7 @@ import pytest
 from synthdistill.serve import build_app
 from synthdistill.students.tfidf import TfidfStudent
 from tests.conftest import POLITICS, SPORTS
-from tests.web_helpers import call, running
+from tests.web_helpers import call, free_port, running, wait_for_port
 
 # threads start at once; tests about the process pool ask for it
 THREADS = {"pool": "thread", "workers": 1}
@@ -141,9 +141,7 @@ def test_cli_serves_on_loopback_and_needs_its_key_variable(student, tmp_path, mo
     import sys
 
     student.save(tmp_path / "model")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     command = [sys.executable, "-m", "synthdistill", "serve", str(tmp_path / "model"), "--port", str(port)]
     missing = subprocess.run([*command, "--api-key-env", "SD_NO_SUCH_KEY"], capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "SD_NO_SUCH_KEY is not set" in missing.stderr
@@ -155,12 +153,7 @@ def test_cli_serves_on_loopback_and_needs_its_key_variable(student, tmp_path, mo
     command += ["--workers", "1", "--max-queue", "2", "--read-timeout-s", "5"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and process.poll() is None:
-            with socket.socket() as client:
-                if client.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
+        wait_for_port(port, process, 30)
         status, body = call(f"http://127.0.0.1:{port}", data=json.dumps({"text": "The team won the match."}))
         assert status == 200 and body["predictions"][0]["label"] == "sports"
         long_texts = ["The team won the match. " * 100, "The parliament passed the law. " * 100]
