@@ -119,8 +119,10 @@ class ReviewIndex:
             raise DataError(f"{folder}: not a folder; give a run's output folder")
         if not synthetic_file.is_file():
             raise DataError(f"{folder}: no synthetic.jsonl here (run `synthdistill generate` first)")
-        return cls(read_examples(synthetic_file, labels), read_dropped(folder / "dropped.jsonl", labels), labels,
-                   reviews, build_matrix)  # fmt: skip
+        # a run whose filters dropped everything leaves synthetic.jsonl empty: then the dropped ones are the review
+        empty = not synthetic_file.read_bytes().strip()
+        synthetic = [] if empty else read_examples(synthetic_file, labels)
+        return cls(synthetic, read_dropped(folder / "dropped.jsonl", labels), labels, reviews, build_matrix)
 
     # --- state -------------------------------------------------------------------------------------------------
 

@@ -111,6 +111,13 @@ def test_neighbours_are_the_most_alike_samples_of_the_same_language(run_folder):
     assert found[0]["similarity"] > found[1]["similarity"]
 
 
+def test_a_run_whose_filters_dropped_everything_shows_the_dropped_ones(run_folder):
+    (run_folder / "synthetic.jsonl").write_text("")
+    index = index_of(run_folder)
+    assert len(index.samples) == 3 and index.hidden_copies == 0  # the copy of a kept sample is listed now
+    assert len(index.select(Filter(status="kept"))) == 0 and index.summary()[0]["dropped_by_filters"] == 3
+
+
 def test_a_folder_without_samples_is_a_clear_error(tmp_path, run_folder):
     (run_folder / "synthetic.jsonl").unlink()
     with pytest.raises(DataError, match=r"no synthetic\.jsonl here"):
