@@ -258,6 +258,15 @@ def build_review_app(
     return app
 
 
+def _system_user() -> str:
+    """The name decisions are signed with by default; none where the system has no name for this user (a
+    container run under a bare user id)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""
+
+
 def review(
     folder: str | Path,
     *,
@@ -267,7 +276,7 @@ def review(
     reviewer: str | None = None,
 ) -> None:
     api_key = api_key_from_env(api_key_env)
-    app = build_review_app(folder, api_key=api_key, reviewer=reviewer or getpass.getuser())
+    app = build_review_app(folder, api_key=api_key, reviewer=reviewer or _system_user())
     for problem in app[PROBLEMS]:
         print(f"warning: {problem}")
     print(f"reviewing {folder} on http://{host}:{port}/ (decisions go to {Path(folder) / REVIEW_FILE}; Ctrl+C stops)")
