@@ -70,6 +70,8 @@ def _one_split(loaded: Any, where: str, split: str | None) -> Any:
     """The Dataset of `split` from a DatasetDict (or the only one), with the splits listed when it is not there."""
     datasets = _datasets()
     if isinstance(loaded, datasets.Dataset):
+        if split is not None and not is_hub_reference(where):  # the hub loader has picked it already
+            raise DataError(f"{where}: is one dataset without splits; leave out @{split}")
         return loaded
     splits = sorted(loaded)
     if split is None:

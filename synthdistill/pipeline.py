@@ -112,7 +112,10 @@ def load_datasets(config: Config) -> dict[str, LanguageData]:
         loaded: dict[str, list[Example] | None] = {}
         for split in ("seed", "dev", "test"):
             path = config.data_path(split, language)  # type: ignore[arg-type]
-            loaded[split] = None if path is None else read_examples(path, labels, language=language, **options)
+            try:
+                loaded[split] = None if path is None else read_examples(path, labels, language=language, **options)
+            except DataError as err:
+                raise DataError(f"data.{split} ({language}): {err}") from None
         datasets[language] = LanguageData(seed=loaded["seed"] or [], dev=loaded["dev"], test=loaded["test"] or [])
     return datasets
 

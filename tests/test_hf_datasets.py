@@ -77,6 +77,10 @@ def test_a_config_names_dataset_folders_and_hub_datasets(tiny_project, monkeypat
     assert len(loaded.seed) == 12 and [e.label for e in loaded.test] == ["sports", "sports", "politics", "politics"]
     resolved = yaml.safe_load(config.to_yaml())["data"]
     assert resolved["test"] == "hf:example/topics:{lang}@test" and resolved["seed"] == str(tiny_project / "hf/{lang}")
+    raw["data"]["seed"] = "hf/{lang}@train"  # a Dataset folder has no splits to pick from
+    (tiny_project / "config.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+    with pytest.raises(DataError, match=r"^data\.seed \(en\): .*hf/en"):
+        load_datasets(load_config(tiny_project / "config.yaml"))
 
 
 def test_the_fingerprint_of_a_dataset_follows_its_rows(tmp_path):
