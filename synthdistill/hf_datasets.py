@@ -147,13 +147,12 @@ def save(folder: Path, rows: Iterable[dict[str, Any]], labels: Sequence[str] | N
         raise DataError(f"{folder}: no rows to write")
     columns = list(dict.fromkeys(key for row in rows for key in row))
     table = {column: [row.get(column) for row in rows] for column in columns}
-    features = None
-    if labels is not None and "label" in table:
-        table["label"] = [list(labels).index(label) for label in table["label"]]
-        inferred = datasets.Dataset.from_dict({k: v for k, v in table.items() if k != "label"}).features
-        features = datasets.Features({**inferred, "label": datasets.ClassLabel(names=list(labels))})
-        features = datasets.Features({column: features[column] for column in columns})
-    dataset = datasets.Dataset.from_dict(table, features=features)
+    labelled = labels is not None and "label" in table
+    if labelled:
+        table["label"] = [list(labels).index(label) for label in table["label"]]  # type: ignore[arg-type]
+    dataset = datasets.Dataset.from_dict(table)
+    if labelled:
+        dataset = dataset.cast_column("label", datasets.ClassLabel(names=list(labels)))  # type: ignore[arg-type]
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
     try:

@@ -146,9 +146,11 @@ class ReviewIndex:
             if identifier in self.position:
                 self._refresh(self.position[identifier])
 
-    def kept(self) -> np.ndarray:
-        """Whether each sample would train now: kept by the filters and not dropped by a person, or kept by one."""
-        return ((self.filter_reason < 0) & (self.person != DROPPED)) | (self.person == KEPT)
+    def kept(self, rows: Any = slice(None)) -> np.ndarray:
+        """Whether each sample (of `rows`) would train now: kept by the filters and not dropped by a person, or
+        kept by one."""
+        person = self.person[rows]
+        return ((self.filter_reason[rows] < 0) & (person != DROPPED)) | (person == KEPT)
 
     def reviewed(self) -> np.ndarray:
         return (self.person != UNDECIDED) | self.edited | (self.label != self.generated_label)
@@ -199,12 +201,9 @@ class ReviewIndex:
             "id": self.ids[row], "text": self.texts[row], "language": example.language or "",
             "label": self.labels[self.label[row]], "generated_label": example.label,
             "filter_reason": reason, "person": ("undecided", "kept", "dropped")[self.person[row]],
-            "edited": bool(self.edited[row]), "kept": self._kept_one(row),
+            "edited": bool(self.edited[row]), "kept": bool(self.kept(row)),
             "confidence": None if math.isnan(probability) else probability,
         }  # fmt: skip
-
-    def _kept_one(self, row: int) -> bool:
-        return bool(self.person[row] == KEPT or (self.filter_reason[row] < 0 and self.person[row] != DROPPED))
 
     def page(self, wanted: Filter, offset: int, limit: int) -> dict[str, Any]:
         rows = self.select(wanted)
