@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -190,6 +193,54 @@ experiments.run_experiment(config, {str(experiment_dir / "out")!r}, executor=Inl
     assert (resumed.ran, resumed.skipped) == (29, 7)
     fresh = run_experiment(config, experiment_dir / "fresh", executor=InlineExecutor(), progress=False)
     assert results_only(resumed.rows) == results_only(fresh.rows)
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie waiting for a parent to reap it."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def test_pool_workers_end_when_the_experiment_process_is_killed(tmp_path: Path) -> None:
+    """kill -9 of the experiment process: its workers stop within seconds instead of finishing cells nobody stores."""
+    script = tmp_path / "long_cells.py"
+    script.write_text(f"""
+import os, sys, time
+sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
+from synthdistill.experiments.executors import LocalExecutor
+
+def long_cell(payload):
+    open(payload["pid_file"], "w").write(str(os.getpid()))
+    time.sleep(300)
+    return {{}}
+
+if __name__ == "__main__":
+    payloads = [{{"pid_file": os.path.join(sys.argv[1], str(i))}} for i in range(2)]
+    for _ in LocalExecutor(2).map_unordered(long_cell, payloads):
+        pass
+""")
+    parent = subprocess.Popen([sys.executable, str(script), str(tmp_path)])
+    pid_files = [tmp_path / "0", tmp_path / "1"]
+    try:
+        deadline = time.monotonic() + 120
+        while not all(f.exists() and f.read_text() for f in pid_files):
+            assert time.monotonic() < deadline and parent.poll() is None, "the workers never started their cells"
+            time.sleep(0.2)
+        workers = [int(f.read_text()) for f in pid_files]
+        assert all(_running(pid) for pid in workers)
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 10
+        while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [pid for pid in workers if _running(pid)], "workers outlived the experiment process"
+    finally:
+        parent.kill()
+        for f in pid_files:
+            if f.exists() and f.read_text() and _running(int(f.read_text())):
+                os.kill(int(f.read_text()), signal.SIGKILL)
 
 
 def test_config_errors_name_the_field(tmp_path: Path) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, Protocol
@@ -29,16 +31,25 @@ class InlineExecutor:
             yield index, fn(payload)
 
 
-def _limit_threads(threads: int) -> None:
+def _exit_with_parent(parent: int, every_seconds: float = 1.0) -> None:
+    """A worker whose experiment process is gone (killed, or out of memory) stops at once instead of
+    finishing a cell nobody will store, on cores the next run needs."""
+    while os.getppid() == parent:
+        time.sleep(every_seconds)
+    os._exit(1)
+
+
+def _start_worker(threads: int) -> None:
     """Worker start: numeric libraries get their share of the cores, set before they are imported
     (torch with 2 threads on a core another worker holds runs several times slower than with 1)."""
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[name] = str(threads)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True, name="parent-watch").start()
 
 
 class LocalExecutor:
     """A process pool sized to the machine (spawned workers: torch and threads do not survive fork); each
-    worker's numeric libraries use cores / workers threads."""
+    worker's numeric libraries use cores / workers threads, and a worker ends when the experiment process does."""
 
     name = "local"
 
@@ -52,7 +63,7 @@ class LocalExecutor:
         context = multiprocessing.get_context("spawn")
         threads = max(1, len(os.sched_getaffinity(0)) // self.workers)
         with ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=context, initializer=_limit_threads, initargs=(threads,)
+            max_workers=self.workers, mp_context=context, initializer=_start_worker, initargs=(threads,)
         ) as pool:
             pending = {pool.submit(fn, payload): index for index, payload in enumerate(payloads)}
             try:
