@@ -182,6 +182,8 @@ def read_dropped(path: str | Path, labels: Sequence[str]) -> list[Example]:
             raise DataError(f"{path}:{number}: expected text, label and reason as strings")
         if label not in known:
             raise DataError(f"{path}:{number}: label {label!r} is not in the task (labels: {', '.join(labels)})")
+        if not isinstance(record.get("language"), str | None):
+            raise DataError(f"{path}:{number}: expected language as a string (a code such as sw)")
         if text.strip():
             meta = {k: v for k, v in record.items() if k not in ("text", "label", "language")}
             dropped.append(Example(text.strip(), label, record.get("language"), meta))

@@ -163,7 +163,12 @@ def save(folder: Path, rows: Iterable[dict[str, Any]], labels: Sequence[str] | N
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
             os.replace(folder, old)
-        os.replace(staging / "data", folder)
+        try:
+            os.replace(staging / "data", folder)
+        except BaseException:
+            if old is not None and not folder.exists():
+                os.replace(old, folder)  # the previous export back in its place
+            raise
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     finally:

@@ -144,3 +144,22 @@ def test_output_paths_that_cannot_be_written(tmp_path):
     with pytest.raises(DataError, match=r"a_file is a file, not a folder"):
         write_examples(tmp_path / "a_file/deeper/x.jsonl", [Example("good film", "pos")])
     assert check_output_folder(tmp_path / "new/folder", "--out") == tmp_path / "new/folder"
+
+
+def test_dropped_samples_with_their_reasons_and_rows_that_are_not_what_generation_writes(tmp_path):
+    from synthdistill.data import read_dropped
+
+    path = tmp_path / "dropped.jsonl"
+    assert read_dropped(path, LABELS) == []  # none dropped yet
+    good = {"text": " great ", "label": "pos", "language": "en", "reason": "near_duplicate"}
+    path.write_text(json.dumps(good) + "\n" + json.dumps({**good, "text": " "}) + "\n", encoding="utf-8")
+    [row] = read_dropped(path, LABELS)
+    assert (row.text, row.label, row.language, row.meta) == ("great", "pos", "en", {"reason": "near_duplicate"})
+    for bad, message in [
+        ({**good, "reason": None}, "expected text, label and reason as strings"),
+        ({**good, "label": "meh"}, "label 'meh' is not in the task"),
+        ({**good, "language": ["en"]}, "expected language as a string"),
+    ]:
+        path.write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n", encoding="utf-8")
+        with pytest.raises(DataError, match=f"dropped.jsonl:2: {message}"):
+            read_dropped(path, LABELS)

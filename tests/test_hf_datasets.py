@@ -123,6 +123,30 @@ def test_exports_write_a_save_to_disk_folder_with_a_classlabel_and_the_card(tiny
     assert json.loads(json.dumps(again.to_list()[0]))["template"] == "generate.completion.v2"
 
 
+def test_an_export_that_fails_at_the_last_step_leaves_the_previous_one_in_place(tmp_path, monkeypatch):
+    import os
+
+    from synthdistill import hf_datasets
+
+    target = tmp_path / "export"
+    write_examples(target, [Example(t, "sports", "en") for t in SPORTS], labels=LABELS)
+    real_replace, calls = os.replace, []
+
+    def failing_second_replace(source, destination):
+        calls.append(destination)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        real_replace(source, destination)
+
+    monkeypatch.setattr(hf_datasets.os, "replace", failing_second_replace)
+    with pytest.raises(OSError, match="disk full"):
+        write_examples(target, [Example(t, "politics", "en") for t in POLITICS], labels=LABELS)
+    monkeypatch.setattr(hf_datasets.os, "replace", real_replace)
+    kept = datasets.load_from_disk(str(target))
+    assert [row["text"] for row in kept] == SPORTS
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export"]
+
+
 def test_without_the_datasets_package_the_error_says_how_to_install(tmp_path, monkeypatch):
     import sys
 
