@@ -10,13 +10,11 @@ review.jsonl (reviews.py) before the page is told they are done.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import getpass
 import hmac
 import html
 import json
 import multiprocessing
-import os
 import secrets
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -33,6 +31,7 @@ from synthdistill.http_servers import api_key_from_env, api_key_middleware, page
 from synthdistill.languages import resolve_language
 from synthdistill.review_index import Filter, ReviewIndex, five_gram_matrix
 from synthdistill.reviews import ACTIONS, REVIEW_FILE, Decision, append_decisions, read_reviews
+from synthdistill.worker_processes import start_background_worker
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -52,11 +51,6 @@ def script_json(value: Any) -> str:
     )
 
 
-def _lower_priority() -> None:
-    with contextlib.suppress(OSError, AttributeError):  # AttributeError: no os.nice on Windows
-        os.nice(10)
-
-
 class MatrixBuilder:
     """Builds the neighbours' 5-gram matrices in one process of lower priority, started on first use: a language
     with 100,000 samples takes seconds of CPU, which in the server's own process would hold the GIL from the
@@ -71,7 +65,7 @@ class MatrixBuilder:
         if self._pool is not None:
             return None
         self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_lower_priority)  # fmt: skip
+                                         initializer=start_background_worker)  # fmt: skip
         return self._pool.submit(five_gram_matrix, ["warm up"])
 
     def __call__(self, texts: list[str]) -> Any:

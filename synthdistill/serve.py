@@ -20,12 +20,10 @@ Limits, so that one client can neither stall nor hold the others:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import multiprocessing
 import os
 import threading
-import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -39,12 +37,11 @@ from synthdistill.errors import ConfigError, StudentError
 from synthdistill.http_servers import api_key_from_env, api_key_middleware, page_response, run_server
 from synthdistill.students.base import Student, probability_rows
 from synthdistill.students.registry import load_student
+from synthdistill.worker_processes import exit_with_parent, limit_threads, lower_priority
 
 PoolKind = Literal["process", "thread"]
 POOL_KINDS: tuple[PoolKind, ...] = ("process", "thread")
-WORKER_NICENESS = 10
 RETRY_AFTER_S = 1
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 _worker_student: Student | None = None
 
@@ -55,19 +52,11 @@ def _start_worker(source: Student | str, threads: int, parent: int) -> None:
     starts them, so that the workers' thread teams do not overrun the cores; an exit when the server is gone
     (killed, say), rather than minutes more on a batch nobody will read; then the student."""
     global _worker_student
-    with contextlib.suppress(OSError, AttributeError):  # AttributeError: no os.nice on Windows
-        os.nice(WORKER_NICENESS)
-    for variable in THREAD_VARIABLES:
-        os.environ.setdefault(variable, str(threads))
+    lower_priority()
+    limit_threads(threads, keep_set=True)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+    exit_with_parent(parent)
     _worker_student = load_student(source) if isinstance(source, str) else source
-
-
-def _exit_with_parent(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(1)
-    os._exit(1)
 
 
 def _worker_predict(texts: list[str]) -> np.ndarray:

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, Protocol
 
 from synthdistill.errors import SynthdistillError
+from synthdistill.worker_processes import exit_with_parent, limit_threads
 
 Task = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -31,20 +30,10 @@ class InlineExecutor:
             yield index, fn(payload)
 
 
-def _exit_with_parent(parent: int, every_seconds: float = 1.0) -> None:
-    """A worker whose experiment process is gone (killed, or out of memory) stops at once instead of
-    finishing a cell nobody will store, on cores the next run needs."""
-    while os.getppid() == parent:
-        time.sleep(every_seconds)
-    os._exit(1)
-
-
 def _start_worker(threads: int) -> None:
-    """Worker start: numeric libraries get their share of the cores, set before they are imported
-    (torch with 2 threads on a core another worker holds runs several times slower than with 1)."""
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[name] = str(threads)
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True, name="parent-watch").start()
+    """Worker start: numeric libraries get their share of the cores; the worker ends with the experiment."""
+    limit_threads(threads)
+    exit_with_parent()
 
 
 class LocalExecutor:
