@@ -159,6 +159,7 @@ def _dispatch(args: argparse.Namespace) -> None:
         return
 
     from synthdistill.data import check_export_path, check_output_folder
+    from synthdistill.folder_lock import holding
 
     check_output_folder(args.out, "--out")  # before any work: a file given as --out is one line, not a traceback
     if args.command in ("experiment", "reproduce"):
@@ -170,6 +171,14 @@ def _dispatch(args: argparse.Namespace) -> None:
         check_export_path(args.export, "--export")
     if args.command == "export":
         check_export_path(args.output, "--output")
+    with holding(args.out, args.command):
+        _write_command(args, config, progress)
+
+
+def _write_command(args: argparse.Namespace, config: Config, progress: bool) -> None:
+    """A command that writes an output folder (--out), which it holds meanwhile (folder_lock.py)."""
+    from synthdistill import pipeline
+
     if args.command == "run" and args.repeats != 1:
         if args.repeats < 1:
             raise ConfigError(f"--repeats must be at least 1, not {args.repeats}")
@@ -226,6 +235,7 @@ def _dispatch(args: argparse.Namespace) -> None:
 def _experiment(args: argparse.Namespace) -> None:
     from synthdistill.experiments.executors import make_executor
     from synthdistill.experiments.runner import run_experiment
+    from synthdistill.folder_lock import holding
 
     if args.command == "experiment":
         from synthdistill.experiments.config import load_experiment_config
@@ -240,7 +250,8 @@ def _experiment(args: argparse.Namespace) -> None:
             per_class=args.per_class,
         )  # fmt: skip
     executor = make_executor(args.executor, workers=args.workers, address=args.address)
-    summary = run_experiment(experiment, args.out, executor=executor, progress=not args.no_progress)
+    with holding(args.out, args.command):
+        summary = run_experiment(experiment, args.out, executor=executor, progress=not args.no_progress)
     print(f"cells: {summary.ran} run now ({executor.name} executor), {summary.skipped} from the store")
     print(f"teacher line: {summary.teacher_origin}")
     for c in summary.crossovers:

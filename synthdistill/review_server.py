@@ -26,6 +26,7 @@ from aiohttp import web
 
 from synthdistill.config import Config, load_config
 from synthdistill.errors import DataError
+from synthdistill.folder_lock import REVIEW_LOCK, holding
 from synthdistill.generation.language_id import check_language
 from synthdistill.http_servers import api_key_from_env, api_key_middleware, page_response, run_server
 from synthdistill.languages import resolve_language
@@ -273,5 +274,7 @@ def review(
     app = build_review_app(folder, api_key=api_key, reviewer=reviewer or _system_user())
     for problem in app[PROBLEMS]:
         print(f"warning: {problem}")
-    print(f"reviewing {folder} on http://{host}:{port}/ (decisions go to {Path(folder) / REVIEW_FILE}; Ctrl+C stops)")
-    run_server(app, host, port)
+    with holding(folder, "review", REVIEW_LOCK):  # two servers on one folder would not see each other's decisions
+        print(f"reviewing {folder} on http://{host}:{port}/ (decisions go to {Path(folder) / REVIEW_FILE}; "
+              "Ctrl+C stops)")  # fmt: skip
+        run_server(app, host, port)

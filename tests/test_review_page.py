@@ -304,6 +304,11 @@ def test_two_tabs_on_one_sample_the_later_decision_wins_and_both_are_logged(run_
     log = [json.loads(line) for line in (run_folder / REVIEW_FILE).read_text().splitlines()]
     assert [row["action"] for row in log] == ["drop", "keep"] and log[0]["id"] == log[1]["id"] and "kept" in state
     assert read_reviews(run_folder / REVIEW_FILE, LABELS).state(log[0]["id"]).dropped is False
+    # a second server on the same folder would not see these decisions: refused, naming the first
+    second_server = subprocess.run([sys.executable, "-m", "synthdistill", "review", str(run_folder), "--port",
+                                    str(free_port())], capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert second_server.returncode == 2 and "`synthdistill review` (pid" in second_server.stderr
+    assert "is using this folder" in second_server.stderr and "Traceback" not in second_server.stderr
 
 
 def test_a_kept_filter_drop_trains_once(run_folder):
