@@ -334,14 +334,15 @@ def test_reproduce_command_with_a_teacher_results_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_teacher_line_from_the_embedded_teacher_chooses_on_a_drawn_dev_split(tmp_path: Path) -> None:
+def test_teacher_line_from_the_embedded_teacher_chooses_on_a_drawn_dev_split(tmp_path: Path, monkeypatch) -> None:
     from synthdistill.experiments.reproduction import paper_experiment
 
     data = write_paper_layout(tmp_path / "paper", ["en"], test_size=3)
     config = paper_experiment(data, quick=True, languages=["en"], students=["tfidf"], repeats=1).model_copy(
-        update={"per_class_sizes": [2]}
+        update={"per_class_sizes": [2], "base_dir": data}  # as if read from a file in another folder
     )
-    summary = run_experiment(config, tmp_path / "out", executor=InlineExecutor(), progress=False)
+    monkeypatch.chdir(tmp_path)  # --out relative to where the command runs, not to the experiment file
+    summary = run_experiment(config, "out", executor=InlineExecutor(), progress=False)
     assert "embedded backend" in summary.teacher_origin and "dev split of 5 human examples" in summary.teacher_origin
     dev = read_examples(tmp_path / "out/teacher/topic/dev/en.jsonl", list(CUES))
     pool = {e.text for e in read_examples(data / "topic/en/train.jsonl", list(CUES))}

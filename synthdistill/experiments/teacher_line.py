@@ -107,7 +107,8 @@ def _draw_dev(experiment: ExperimentConfig, task: ExperimentTaskSpec, folder: Pa
         write_examples(
             folder / "dev" / f"{language}.jsonl", [e for label in task.labels for e in chosen.get(label, [])]
         )
-    return folder / "dev" / "{lang}.jsonl"
+    # absolute: the config resolves a relative path from the experiment file's folder, not from --out's
+    return folder.resolve() / "dev" / "{lang}.jsonl"
 
 
 def teacher_predictions(experiment: ExperimentConfig, out: Path) -> dict[tuple[str, str], TeacherPredictions]:
