@@ -405,6 +405,9 @@ class DataSpec(_Strict):
 
 class _StudentSpecBase(_Strict):
     placement_fields: ClassVar[frozenset[str]] = frozenset()  # where it runs, not what it learns
+    # Fields added after results were first stored, with the value that behaves as before: left out of a
+    # finished cell's key at that value, so that adding a setting keeps every stored result valid.
+    later_fields: ClassVar[dict[str, Any]] = {}
     # Learns from text in one language to classify another (a multilingual encoder or LLM): pivot-language
     # training data helps it. A student of surface n-grams does not, and never trains on another language's text.
     crosses_languages: ClassVar[bool] = True
@@ -431,7 +434,8 @@ class _StudentSpecBase(_Strict):
     def identity_options(self) -> dict:
         """What makes the student what it is (type and settings), for keys of finished work: a run moved from
         a CPU to a GPU keeps them."""
-        return self.model_dump(mode="json", exclude={"name", "train_on", *self.placement_fields})
+        as_before = {name for name, value in self.later_fields.items() if getattr(self, name) == value}
+        return self.model_dump(mode="json", exclude={"name", "train_on", *self.placement_fields, *as_before})
 
 
 class TfidfStudentSpec(_StudentSpecBase):
@@ -457,6 +461,13 @@ class IclStudentSpec(_StudentSpecBase):
     selection: Literal["random", "nearest"] = Field("random", description="nearest: by sentence embeddings")
     encoder: str = Field("e5-small", description="encoder for nearest-neighbour selection")
     model: TeacherSpec | None = Field(None, description="the compact LLM that answers (default: the teacher)")
+    calibration: bool = Field(
+        False,
+        description="contextual calibration: divide each label's probability by its probability for content-free "
+        "inputs (N/A, empty, [MASK]) after the same examples; needs a completion-mode model. Random selection: 3 "
+        "more prompts in all; nearest: 3 more per text",
+    )
+    later_fields: ClassVar[dict[str, Any]] = {"calibration": False}
 
 
 class _TorchStudentSpec(_StudentSpecBase):

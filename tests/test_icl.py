@@ -76,3 +76,33 @@ def test_classifies_with_the_embedded_llm_and_round_trips(selection, tmp_path):
     # the request cache makes repeated calls exact, so only the recomputed ones are compared loosely
     assert np.array_equal(icl.predict_proba(new), probabilities)
     assert np.allclose(loaded.predict_proba(new), probabilities, atol=0.15)
+
+
+def test_calibration_is_left_out_of_stored_keys_while_off_and_needs_label_scores():
+    """A setting added later keeps every stored experiment cell valid while it is at its old behaviour."""
+    assert set(IclStudentSpec().identity_options()) == {"type", "shots_per_label", "selection", "encoder", "model"}
+    assert IclStudentSpec(calibration=True).identity_options()["calibration"] is True
+    chat = parse_config(tiny_config_dict(backend="openai", base_url="http://127.0.0.1:9/v1", model="m", mode="chat"))
+    with pytest.raises(StudentError, match="calibration needs a completion-mode model"):
+        InContextStudent(chat.task, chat.teacher, "en", IclStudentSpec(calibration=True))
+
+
+@pytest.mark.slow
+def test_calibration_divides_out_the_content_free_scores_after_the_same_examples(tmp_path):
+    from synthdistill.evaluation.teacher_classifier import content_free_baseline
+    from synthdistill.teachers import open_teacher
+
+    new = NEW_SPORTS + NEW_POLITICS
+    raw = student(seed=3, cache_dir=tmp_path).fit(TEXTS, LABELS)
+    calibrated = student(seed=3, cache_dir=tmp_path, calibration=True).fit(TEXTS, LABELS)
+    before, after = raw.predict_proba(new), calibrated.predict_proba(new)  # one cache: the same raw answers
+    teacher = open_teacher(raw.model, tmp_path / "icl_cache.sqlite", progress=False)
+    try:
+        baseline = content_free_baseline(raw.task, "completion", teacher, "en", raw._shots(["x"])[0], "label_name")
+    finally:
+        teacher.close()
+    expected = before / np.array([baseline[label] for label in raw.classes])
+    assert np.allclose(after, expected / expected.sum(axis=1, keepdims=True), atol=1e-9)
+    assert not np.allclose(after, before, atol=0.01)
+    calibrated.save(tmp_path / "model")
+    assert load_student(tmp_path / "model").calibration is True

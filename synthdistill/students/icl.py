@@ -15,7 +15,7 @@ from pydantic import TypeAdapter, ValidationError
 from synthdistill.config import IclStudentSpec, TaskSpec, TeacherSpec
 from synthdistill.data import Example
 from synthdistill.errors import StudentError
-from synthdistill.evaluation.teacher_classifier import classify_with_teacher
+from synthdistill.evaluation.teacher_classifier import calibrate, classify_with_teacher, content_free_baseline
 from synthdistill.students.base import check_training_set, read_student, write_student
 from synthdistill.students.encoders import CachedEncoder, EmbeddingCache
 from synthdistill.teachers import open_teacher
@@ -48,6 +48,9 @@ class InContextStudent:
         spec = spec or IclStudentSpec()
         self.task, self.model, self.language = task, model, language
         self.shots_per_label, self.selection, self.encoder_name = spec.shots_per_label, spec.selection, spec.encoder
+        self.calibration = spec.calibration
+        if self.calibration and model.prompt_mode != "completion":
+            raise StudentError("icl calibration needs a completion-mode model (it divides label scores)")
         self.seed = seed
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.pool: list[Example] = []
@@ -110,15 +113,21 @@ class InContextStudent:
             raise StudentError("the icl student is not trained")
         cache = self.cache_dir / "icl_cache.sqlite" if self.cache_dir else None
         teacher = open_teacher(self.model, cache, progress=False)
+        shots = self._shots(texts)
+        mode = self.model.prompt_mode
         try:
             predictions = classify_with_teacher(
-                self.task,
-                self.model.prompt_mode,
-                teacher,
-                self.language,
-                list(texts),
-                shots_per_text=self._shots(texts),
+                self.task, mode, teacher, self.language, list(texts), shots_per_text=shots
             )
+            if self.calibration:  # one content-free baseline per distinct set of examples (random: one in all)
+                baselines: dict[tuple[tuple[str, str], ...], dict[str, float]] = {}
+                keys = [tuple((e.text, e.label) for e in text_shots) for text_shots in shots]
+                for key, text_shots in zip(keys, shots, strict=True):
+                    if key not in baselines:
+                        baselines[key] = content_free_baseline(
+                            self.task, mode, teacher, self.language, text_shots, "label_name"
+                        )
+                predictions = [calibrate(p, baselines[key]) for p, key in zip(predictions, keys, strict=True)]
         finally:
             teacher.close()
         return np.array([[p.probabilities.get(label, 0.0) for label in self.classes] for p in predictions])
@@ -136,7 +145,7 @@ class InContextStudent:
             "type": self.kind, "format_version": self.format_version, "classes": self.classes,
             "task": self.task.model_dump(mode="json"), "model": _TEACHER.dump_python(self.model, mode="json"),
             "language": self.language, "shots_per_label": self.shots_per_label, "selection": self.selection,
-            "encoder": self.encoder_name, "seed": self.seed,
+            "encoder": self.encoder_name, "calibration": self.calibration, "seed": self.seed,
             "pool": [{"text": e.text, "label": e.label} for e in self.pool],
         }  # fmt: skip
         write_student(directory, header, {})
@@ -147,7 +156,10 @@ class InContextStudent:
         try:
             task, model = TaskSpec.model_validate(header["task"]), _TEACHER.validate_python(header["model"])
             spec = IclStudentSpec(
-                shots_per_label=header["shots_per_label"], selection=header["selection"], encoder=header["encoder"]
+                shots_per_label=header["shots_per_label"],
+                selection=header["selection"],
+                encoder=header["encoder"],
+                calibration=header.get("calibration", False),  # saved before calibration existed: without it
             )
         except ValidationError as err:
             raise StudentError(f"{directory}: the saved task or model is not valid: {err.errors()[0]['msg']}") from None
