@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from synthdistill.data import read_examples
-from synthdistill.errors import ConfigError, DataError
+from synthdistill.errors import ConfigError, DataError, SynthdistillError
 from synthdistill.evaluation.intervals import interval, language_resampling, mean_interval, resampled_scores
 from synthdistill.evaluation.scores import classification_scores
 from synthdistill.experiments.config import ExperimentConfig, load_experiment_config, parse_experiment_config
@@ -193,6 +193,37 @@ experiments.run_experiment(config, {str(experiment_dir / "out")!r}, executor=Inl
     assert (resumed.ran, resumed.skipped) == (29, 7)
     fresh = run_experiment(config, experiment_dir / "fresh", executor=InlineExecutor(), progress=False)
     assert results_only(resumed.rows) == results_only(fresh.rows)
+
+
+def test_failing_cells_do_not_stop_the_others_and_a_rerun_retries_only_them(experiment_dir: Path, capsys) -> None:
+    """One language's test file has a label the task lacks: its cells fail in the pool's workers, the other
+    language's cells are stored, and after the fix a rerun runs just the failed ones."""
+    config = load_experiment_config(experiment_dir / "experiment.yaml")
+    config = config.model_copy(update={"sizes": [6, 15], "repeats": 1})
+    test_file = experiment_dir / "data/topic/cy/test.jsonl"
+    good = test_file.read_text()
+    test_file.write_text(good + json.dumps({"text": "heavy rain tomorrow", "label": "weather"}) + "\n")
+    out = experiment_dir / "out"
+    with pytest.raises(SynthdistillError) as failed:
+        run_experiment(config, out, executor=LocalExecutor(2), progress=False)
+    message = str(failed.value)
+    assert message.startswith("4 of 8 experiment cells failed (topic cy tfidf on ")
+    assert "weather" in message and "retries only the failed ones" in message and str(out / "failures.log") in message
+    log = (out / "failures.log").read_text()
+    assert log.count("\n== topic cy tfidf") + log.startswith("== topic cy tfidf") == 4 and "DataError" in log
+    assert capsys.readouterr().err.count("synthdistill: cell failed: topic cy tfidf") == 4
+    store = ResultStore(out / "results.sqlite")
+    stored = store.rows(c.key for c in plan_cells(config, out / "work"))
+    store.close()
+    assert sorted((r["language"], r["source"], r["n"]) for r in stored.values()) == [
+        ("en", source, n) for source in ("human", "synthetic") for n in (6, 15)
+    ]
+    assert not (out / "report.md").exists()
+
+    test_file.write_text(good)
+    fixed = run_experiment(config, out, executor=LocalExecutor(2), progress=False)
+    assert (fixed.ran, fixed.skipped) == (4, 4)
+    assert not (out / "failures.log").exists() and (out / "report.md").is_file()
 
 
 def _running(pid: int) -> bool:

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import time
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +59,7 @@ from synthdistill.experiments.teacher_line import TeacherPredictions, teacher_li
 from synthdistill.progress import progress as progress_bar
 
 STORE_FILE = "results.sqlite"
+FAILURES_FILE = "failures.log"
 LOW_RESOURCE, OTHER = "low-resource", "other"
 STUDENT_SPEC: TypeAdapter[Any] = TypeAdapter(StudentSpec)
 
@@ -104,6 +107,47 @@ def run_cell(payload: dict[str, Any]) -> dict[str, Any]:
         "fit_seconds": round(fitted - started, 3), "predict_seconds": round(time.perf_counter() - fitted, 3),
         "peak_rss_mb": peak_memory.peak_mb() if measured else None,
     }  # fmt: skip
+
+
+def run_cell_or_failure(payload: dict[str, Any]) -> dict[str, Any]:
+    """`{"row": ...}`, or `{"error", "traceback"}` for a cell that raised: one failing cell (a model that cannot
+    load, a backbone that runs out of memory) must not throw away the hours the grid's other cells take."""
+    try:
+        return {"row": run_cell(payload)}
+    except Exception as err:  # reported by the driver with the cell it belongs to; Ctrl-C still stops everything
+        return {"error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()}
+
+
+class CellFailures:
+    """The cells of this run that failed: a line on stderr for each as it happens, every traceback in
+    OUT/failures.log (this run's only: rewritten at a run's first failure, removed by a run without any), and
+    one error at the end, once every other cell is stored, so running the same command again retries just these."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.described: list[str] = []
+
+    def add(self, payload: dict[str, Any], error: str, trace: str) -> None:
+        cell = (
+            f"{payload['task']} {payload['language']} {payload['student']} on {payload['source']}, "
+            f"N={payload['n']}, repeat {payload['repeat']}"
+        )
+        mode = "a" if self.described else "w"
+        with self.path.open(mode, encoding="utf-8") as log:
+            log.write(f"== {cell}\n{trace}\n")
+        self.described.append(f"{cell}: {error}")
+        print(f"synthdistill: cell failed: {cell}: {error}", file=sys.stderr, flush=True)
+
+    def raise_if_any(self, ran: int) -> None:
+        if not self.described:
+            self.path.unlink(missing_ok=True)
+            return
+        more = len(self.described) - 3
+        shown = "; ".join(self.described[:3]) + (f"; and {more} more" if more > 0 else "")
+        raise SynthdistillError(
+            f"{len(self.described)} of {ran} experiment cells failed ({shown}); the other cells are stored, and "
+            f"running the same command again retries only the failed ones. Tracebacks: {self.path}"
+        )
 
 
 @dataclass
@@ -269,15 +313,19 @@ def run_experiment(
         done = store.done(c.key for c in cells)
         todo = [c for c in cells if c.key not in done]
         bar = progress_bar(len(todo), f"cells ({executor.name})", unit="cell", enabled=progress)
+        failures = CellFailures(out / FAILURES_FILE)
         try:
-            for index, row in executor.map_unordered(run_cell, [c.payload for c in todo]):
-                store.put(todo[index].key, "cell", row)
-                bar.set_postfix_str(f"{row['language']} {row['student']} {row['source']} N={row['n']}")
+            for index, outcome in executor.map_unordered(run_cell_or_failure, [c.payload for c in todo]):
+                if "error" in outcome:
+                    failures.add(todo[index].payload, outcome["error"], outcome["traceback"])
+                else:
+                    row = outcome["row"]
+                    store.put(todo[index].key, "cell", row)
+                    bar.set_postfix_str(f"{row['language']} {row['student']} {row['source']} N={row['n']}")
                 bar.update()
-        except SynthdistillError as err:
-            raise type(err)(f"experiment cell failed: {err}") from None
         finally:
             bar.close()
+        failures.raise_if_any(len(todo))
         found = store.rows(c.key for c in cells)
     finally:
         store.close()
