@@ -244,7 +244,8 @@ def check_output_file(path: str | Path, what: str) -> Path:
 def check_output_folder(path: str | Path, what: str) -> Path:
     """Fail before any work when `path` cannot be a folder: it is a file, or lies under a file."""
     path = Path(path)
-    if path.exists() and not path.is_dir():
+    lexical = Path(os.path.normpath(path))  # `new/../taken` is `taken` to mkdir, though `new` does not exist yet
+    if (path.exists() and not path.is_dir()) or (lexical.exists() and not lexical.is_dir()):
         raise DataError(f"{what} {path}: is a file; give a folder")
     _check_parents(path, what)
     return path

@@ -182,6 +182,14 @@ def test_predict_output_that_is_a_folder_is_one_line(tmp_path):
     assert_one_line_error(result, "--output", "is a folder; give a file name")
 
 
+@pytest.mark.parametrize("command", ["predict", "serve"])
+def test_a_student_that_is_a_file_is_one_line(tmp_path, command):
+    (tmp_path / "student.json").write_text("{}")
+    extra = ["--text", "a match"] if command == "predict" else []
+    result = cli(command, str(tmp_path / "student.json"), *extra)
+    assert_one_line_error(result, "student.json: is a file; give the folder of a saved student")
+
+
 def test_a_failed_run_leaves_the_earlier_outputs_intact(tiny_project, fake_backend, monkeypatch):
     """Before: `run` deleted results.json and report.md before it reached the teacher, and every failing stage
     overwrote config.yaml."""

@@ -144,6 +144,9 @@ def test_output_paths_that_cannot_be_written(tmp_path):
     with pytest.raises(DataError, match=r"a_file is a file, not a folder"):
         write_examples(tmp_path / "a_file/deeper/x.jsonl", [Example("good film", "pos")])
     assert check_output_folder(tmp_path / "new/folder", "--out") == tmp_path / "new/folder"
+    with pytest.raises(DataError, match=r"--out .*new/\.\./a_file: is a file; give a folder"):
+        check_output_folder(tmp_path / "new/../a_file", "--out")  # mkdir would make new/, then fail on a_file
+    assert not (tmp_path / "new").exists()
 
 
 def test_dropped_samples_with_their_reasons_and_rows_that_are_not_what_generation_writes(tmp_path):

@@ -73,6 +73,8 @@ def check_training_set(texts: Sequence[str], labels: Sequence[str], allowed: Seq
 
 def read_student_header(directory: str | Path) -> dict[str, Any]:
     path = Path(directory) / STUDENT_FILE
+    if Path(directory).is_file():
+        raise StudentError(f"{directory}: is a file; give the folder of a saved student (the one with {STUDENT_FILE})")
     try:
         header = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
