@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +14,25 @@ from synthdistill.errors import ConfigError, SynthdistillError
 if TYPE_CHECKING:
     from synthdistill.config import Config
     from synthdistill.teachers import TeacherStats
+
+
+def _at_least(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number in [low, high], so `--workers 0` is one line, not a silent default."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            bounds = f"from {low} to {high}" if high is not None else f"{low} or more"
+            raise argparse.ArgumentTypeError(f"{value} is out of range: give {bounds}")
+        return value
+
+    return parse
+
+
+POSITIVE, PORT = _at_least(1), _at_least(0, 65535)  # port 0: any free port
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
         return command
 
     run = staged("run", "generate, train, classify with the teacher, evaluate and report")
-    run.add_argument("--repeats", type=int, default=1,
+    run.add_argument("--repeats", type=POSITIVE, default=1,
                      help="repeat the whole job with generation seeds seed..seed+K-1 (in OUT/repeat-K/) and report "
                           "mean ± sd and the 95%% interval of the mean over the runs (repeats.md)")  # fmt: skip
     generate = staged("generate", "write synthetic.jsonl with the teacher")
@@ -40,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--executor", choices=["inline", "ray"], default="inline",
                           help="ray: one shard per language on a Ray cluster (--address) or a local Ray")  # fmt: skip
     generate.add_argument("--address", help="Ray cluster address, e.g. auto or ray://head:10001")
-    generate.add_argument("--workers", type=int, help="CPUs of a local Ray (default: all)")
+    generate.add_argument("--workers", type=POSITIVE, help="CPUs of a local Ray (default: all)")
     train = staged("train", "train the students on synthetic.jsonl (and human seed data when asked)")
     train.add_argument("--data", type=Path, help="synthetic data file (default: OUT/synthetic.jsonl)")
     export = staged("export", "write the synthetic samples as reviewed (review.jsonl), with id and reviewed columns")
@@ -60,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--out", type=Path, required=True, help="output folder (re-use it to resume)")
         command.add_argument("--executor", choices=["local", "ray", "inline"], default="local",
                              help="local: a process pool; ray: a Ray cluster (--address) or a local Ray")  # fmt: skip
-        command.add_argument("--workers", type=int, help="processes (local) or CPUs of a local Ray (default: all)")
+        command.add_argument("--workers", type=POSITIVE, help="processes (local) or CPUs of a local Ray (default: all)")
         command.add_argument("--address", help="Ray cluster address, e.g. auto or ray://head:10001")
         command.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -79,21 +98,21 @@ def _parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--tasks", nargs="+", help="default: every task with complete data")
     reproduce.add_argument("--languages", nargs="+", help="default: the paper's 11")
     reproduce.add_argument("--students", nargs="+", default=["tfidf", "embed"], help="default: tfidf embed")
-    reproduce.add_argument("--repeats", type=int, help="override the repeat count")
+    reproduce.add_argument("--repeats", type=POSITIVE, help="override the repeat count")
     reproduce.add_argument("--sources", nargs="+", default=["synthetic", "human"],
                            help="default: synthetic human; also mixed, pivot:LANG, synthetic+pivot:LANG")  # fmt: skip
-    reproduce.add_argument("--per-class", nargs="+", type=int, help="samples per class (default: the paper's)")
+    reproduce.add_argument("--per-class", nargs="+", type=POSITIVE, help="samples per class (default: the paper's)")
     reproduce.add_argument("--teacher-results", type=Path, help="the teacher's scores (JSON rows with task, "
                            "language, macro_f1); default: run the embedded teacher here")  # fmt: skip
     executor_options(reproduce)
     serve = commands.add_parser("serve", help="an HTTP API for a saved student (POST /predict)")
     serve.add_argument("student", type=Path, help="a saved student's folder")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--port", type=PORT, default=8000)
     serve.add_argument("--api-key-env", help="require the key held in this environment variable")
-    serve.add_argument("--max-batch", type=int, default=64, help="most texts per request")
-    serve.add_argument("--max-body-bytes", type=int, default=1_000_000)
-    serve.add_argument("--workers", type=int, default=2, help="predictions of long requests at once (default: 2)")
+    serve.add_argument("--max-batch", type=POSITIVE, default=64, help="most texts per request")
+    serve.add_argument("--max-body-bytes", type=POSITIVE, default=1_000_000)
+    serve.add_argument("--workers", type=POSITIVE, default=2, help="predictions of long requests at once (default: 2)")
     serve.add_argument("--pool", choices=["process", "thread"], default="process",
                        help="where long requests run (thread: for students that release the GIL)")  # fmt: skip
     serve.add_argument("--max-queue", type=int, default=8,
@@ -104,7 +123,7 @@ def _parser() -> argparse.ArgumentParser:
                                  "edit them (review.jsonl, which train, evaluate, run and export honour)")  # fmt: skip
     review.add_argument("out", type=Path, help="a run's output folder (with config.yaml and synthetic.jsonl)")
     review.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
-    review.add_argument("--port", type=int, default=8100)
+    review.add_argument("--port", type=PORT, default=8100)
     review.add_argument("--api-key-env", help="require the key held in this environment variable (the browser "
                         "asks for it as a password)")  # fmt: skip
     review.add_argument("--reviewer", help="the name written with each decision (default: the system user)")

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import hmac
 import html
 import os
 import secrets
-from collections.abc import Collection
+import socket
+from collections.abc import Callable, Collection
 from importlib import resources
 from typing import Any
 
@@ -68,12 +70,18 @@ def api_key_middleware(api_key: str | None, open_paths: Collection[str] = (), *,
     return authenticate
 
 
-def run_server(app: web.Application, host: str, port: int) -> None:
-    """Serve `app` until interrupted."""
+def run_server(app: web.Application, host: str, port: int, announce: Callable[[str], None]) -> None:
+    """Serve `app` until interrupted. The socket is bound first, so a taken port fails before anything starts and
+    `announce` gets the address really listened on (with port 0, the free port the system chose)."""
     try:
-        web.run_app(app, host=host, port=port, print=None, access_log=None)
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        listening = socket.create_server((host, port), family=family)
     except OSError as err:
-        raise ConfigError(f"cannot listen on {host}:{port}: {err.strerror or err} (is another server on it?)") from None
+        hint = " (is another server on it?)" if err.errno == errno.EADDRINUSE else ""
+        raise ConfigError(f"cannot listen on {host}:{port}: {err.strerror or err}{hint}") from None
+    shown = f"[{host}]" if ":" in host else host
+    announce(f"http://{shown}:{listening.getsockname()[1]}")
+    web.run_app(app, sock=listening, print=None, access_log=None)
 
 
 def page_response(page: str, title: str, **values: str) -> web.Response:

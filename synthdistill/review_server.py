@@ -275,6 +275,6 @@ def review(
     for problem in app[PROBLEMS]:
         print(f"warning: {problem}")
     with holding(folder, "review", REVIEW_LOCK):  # two servers on one folder would not see each other's decisions
-        print(f"reviewing {folder} on http://{host}:{port}/ (decisions go to {Path(folder) / REVIEW_FILE}; "
-              "Ctrl+C stops)")  # fmt: skip
-        run_server(app, host, port)
+        run_server(app, host, port, lambda url: print(
+            f"reviewing {folder} on {url}/ (decisions go to {Path(folder) / REVIEW_FILE}; Ctrl+C stops)", flush=True
+        ))  # fmt: skip

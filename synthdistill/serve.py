@@ -297,6 +297,7 @@ def serve(
         read_timeout_s=read_timeout_s,
         student_dir=student_dir,
     )
-    print(f"serving {student_dir} on http://{host}:{port} (a page to try it at /; POST /predict, GET /health; "
-          f"{workers} {pool} workers)")  # fmt: skip
-    run_server(app, host, port)
+    run_server(app, host, port, lambda url: print(
+        f"serving {student_dir} on {url} (a page to try it at /; POST /predict, GET /health; {workers} {pool} workers)",
+        flush=True,
+    ))  # fmt: skip

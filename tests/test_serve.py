@@ -148,7 +148,7 @@ def test_cli_serves_on_loopback_and_needs_its_key_variable(student, tmp_path, mo
     pasted = subprocess.run([*command, "--api-key-env", "sk-live-9fQ2xL7"], capture_output=True, text=True, timeout=60)
     assert pasted.returncode == 2 and "not a key" in pasted.stderr and "9fQ2xL7" not in pasted.stderr
     no_workers = subprocess.run([*command, "--workers", "0"], capture_output=True, text=True, timeout=60)
-    assert no_workers.returncode == 2 and "workers must be at least 1" in no_workers.stderr
+    assert no_workers.returncode == 2 and "argument --workers: 0 is out of range: give 1 or more" in no_workers.stderr
     # the process pool (the default), its workers loading the student from its folder
     command += ["--workers", "1", "--max-queue", "2", "--read-timeout-s", "5"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -308,3 +308,27 @@ def test_a_slow_body_is_a_408(student, trickle):
         after, _ = call(url, data=json.dumps({"text": "The match."}))
     assert 0.4 < seconds < 1.5 and received.startswith(b"HTTP/1.1 408")
     assert after == 200
+
+
+def test_cli_port_0_announces_the_port_it_really_listens_on_and_bad_numbers_are_one_line(student, tmp_path):
+    import subprocess
+    import sys
+
+    student.save(tmp_path / "model")
+    command = [sys.executable, "-m", "synthdistill", "serve", str(tmp_path / "model"), "--pool", "thread"]
+    for bad, message in ((["--port", "99999"], "argument --port: 99999 is out of range: give from 0 to 65535"),
+                         (["--max-batch", "0"], "argument --max-batch: 0 is out of range: give 1 or more"),
+                         (["--port", "http"], "argument --port: 'http' is not a whole number")):  # fmt: skip
+        refused = subprocess.run([*command, *bad], capture_output=True, text=True, timeout=60)
+        assert refused.returncode == 2 and message in refused.stderr and "Traceback" not in refused.stderr
+    process = subprocess.Popen([*command, "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()
+        url = line.split(" on ", 1)[1].split(" ", 1)[0]
+        port = int(url.rsplit(":", 1)[1])
+        assert url == f"http://127.0.0.1:{port}" and port > 0
+        status, body = call(url, data=json.dumps({"text": "The team won the match."}))
+        assert status == 200 and body["predictions"][0]["label"] == "sports"
+    finally:
+        process.kill()
+        process.wait(10)
