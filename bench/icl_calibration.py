@@ -37,18 +37,24 @@ def language_task(labels: list[str], language: str) -> Any:
     return task_spec(ExperimentTaskSpec(name="topic", labels=labels, test="-", **WORDING), [language])
 
 
-def icl_scores(labels: list[str], language: str, source: str, seed: int, dev: list[Any]) -> dict[bool, float]:
-    """Dev macro-F1 without and with calibration; one cache, so the calibrated run re-asks nothing."""
-    from synthdistill.config import EmbeddedTeacherSpec, IclStudentSpec
+def training_draw(labels: list[str], language: str, source: str, seed: int, per_class: int = PER_CLASS) -> list[Any]:
+    """`per_class` examples of each label from the paper's synthetic or human topic pool, as a grid cell draws."""
     from synthdistill.data import read_examples, sample_per_label
-    from synthdistill.evaluation.scores import classification_scores
-    from synthdistill.students.icl import InContextStudent
 
     file = "synthetic.jsonl" if source == "synthetic" else "train.jsonl"
     pool = [e for e in read_examples(SHARED / "paper" / "topic" / language / file, labels) if e.language in
             (None, language)]  # fmt: skip
-    drawn = sample_per_label(pool, PER_CLASS, seed)
-    train = [e for label in labels for e in drawn.get(label, [])]
+    drawn = sample_per_label(pool, per_class, seed)
+    return [e for label in labels for e in drawn.get(label, [])]
+
+
+def icl_scores(labels: list[str], language: str, source: str, seed: int, dev: list[Any]) -> dict[bool, float]:
+    """Dev macro-F1 without and with calibration; one cache, so the calibrated run re-asks nothing."""
+    from synthdistill.config import EmbeddedTeacherSpec, IclStudentSpec
+    from synthdistill.evaluation.scores import classification_scores
+    from synthdistill.students.icl import InContextStudent
+
+    train = training_draw(labels, language, source, seed)
     scores = {}
     with tempfile.TemporaryDirectory() as tmp:
         for calibration in (False, True):
