@@ -102,6 +102,8 @@ class PredictionLane:
         self._executor.shutdown(wait=False, cancel_futures=True)
         for process in processes:
             process.terminate()
+        for process in processes:  # reaped, so their semaphores are released before the interpreter exits
+            process.join(timeout=5)
         self._executor = None
 
     def reserve(self) -> bool:
