@@ -112,3 +112,23 @@ def test_frozen_embeddings_stay_as_loaded_while_the_rest_learns(tmp_path):
     assert frozen.predict(NEW) == NEW_LABELS
     frozen.save(tmp_path / "model")
     assert load_student(tmp_path / "model").params["train_embeddings"] is False
+
+
+def test_the_new_head_is_no_load_report_but_missing_backbone_weights_are_named(tmp_path, capfd):
+    from safetensors.torch import load_file, save_file
+
+    from tests.random_backbones import write_random_backbone
+
+    folder = write_random_backbone(tmp_path / "tiny", "tiny-encoder", [*TEXTS, "sports politics"])
+    quick(backbone=folder, epochs=1).fit(TEXTS, LABELS)
+    intact = capfd.readouterr().err
+    assert "LOAD REPORT" not in intact and "MISSING" not in intact and "not in the checkpoint" not in intact
+
+    weights = load_file(tmp_path / "tiny/model.safetensors")
+    dropped = next(key for key in weights if "layer.1.attention.self.query.weight" in key)
+    save_file({k: v for k, v in weights.items() if k != dropped}, tmp_path / "tiny/model.safetensors",
+              metadata={"format": "pt"})  # fmt: skip
+    quick(backbone=folder, epochs=1).fit(TEXTS, LABELS)
+    damaged = capfd.readouterr().err
+    assert "weights not in the checkpoint, trained from random values: " in damaged
+    assert "encoder.layer.1.attention.self.query.weight" in damaged and "classifier" not in damaged

@@ -102,6 +102,33 @@ def restore_rng_states(saved: dict[str, Any], device: Any) -> None:
         torch.cuda.set_rng_state(saved["cuda_rng"].cpu(), device)
 
 
+HEAD_MODULES = ("score", "classifier", "pre_classifier", "pooler")  # what a classification model adds to a backbone
+
+
+def with_new_head(loader: Any, source: str, **options: Any) -> Any:
+    """`loader.from_pretrained(source, ...)` for a model whose classification head starts untrained, without
+    transformers' load report: a table of the head's weights as MISSING on every run, which reads like a fault.
+    Weights missing outside the head are a fault, and are named in one line on stderr."""
+    import logging
+
+    def not_the_report(record: logging.LogRecord) -> bool:
+        return "LOAD REPORT" not in record.getMessage()
+
+    # a filter, not a level: transformers logs other warnings when this logger's level is WARNING or above
+    reporting = logging.getLogger("transformers.modeling_utils")
+    reporting.addFilter(not_the_report)
+    try:
+        model, info = loader.from_pretrained(source, output_loading_info=True, **options)
+    finally:
+        reporting.removeFilter(not_the_report)
+    missing = [key for key in info.get("missing_keys", ()) if key.split(".")[0] not in HEAD_MODULES]
+    if missing:
+        shown = ", ".join(sorted(missing)[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        print(f"synthdistill: {source}: weights not in the checkpoint, trained from random values: {shown}",
+              file=sys.stderr)  # fmt: skip
+    return model
+
+
 def cache_root() -> Path:
     """`$SYNTHDISTILL_CACHE`, else ~/.cache/synthdistill: converted backbones live under its backbones/."""
     configured = os.environ.get(CACHE_ENV)

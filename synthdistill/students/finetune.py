@@ -24,7 +24,14 @@ from synthdistill.config import FinetuneStudentSpec
 from synthdistill.errors import StudentError
 from synthdistill.progress import progress
 from synthdistill.students import training_loop
-from synthdistill.students.backbones import autocast, resolve_backbone, spec_params, student_spec, torch_device
+from synthdistill.students.backbones import (
+    autocast,
+    resolve_backbone,
+    spec_params,
+    student_spec,
+    torch_device,
+    with_new_head,
+)
 from synthdistill.students.base import check_training_set, read_student, write_student
 
 if TYPE_CHECKING:
@@ -188,8 +195,8 @@ class _Epochs:
                 if hasattr(config, name):
                     setattr(config, name, params["dropout"])
             # float32: hub checkpoints stored in bfloat16 would otherwise train in it, badly on CPU
-            student._model = transformers.AutoModelForSequenceClassification.from_pretrained(
-                source, config=config, dtype=torch.float32
+            student._model = with_new_head(
+                transformers.AutoModelForSequenceClassification, source, config=config, dtype=torch.float32
             )
         except OSError as err:
             raise StudentError(f"cannot load backbone {params['backbone']!r}: {err}") from None
