@@ -21,7 +21,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 import bench_output
-from icl_calibration import SHARED, SIB200, language_task, training_draw
+from icl_calibration import dev_split, language_task, topic_labels, training_draw
 
 GRID_EPOCHS = 3
 FINETUNE = {"type": "finetune", "backbone": "gemma-270m", "device": "cpu", "learning_rate": 5e-5, "batch_size": 8,
@@ -55,9 +55,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1337)
     args = parser.parse_args()
 
-    from synthdistill.data import read_examples, read_json_file
-
-    labels = read_json_file(SHARED / "paper" / "topic" / "labels.json", "label")
+    labels = topic_labels()
     lines = [
         "# finetune's epochs beyond English",
         "",
@@ -70,7 +68,7 @@ def main() -> None:
         "|---|---|---:|",
     ]
     for language in args.languages:
-        dev = read_examples(SHARED / "sib200" / SIB200[language] / "dev.jsonl", labels)
+        dev = dev_split(labels, language)
         train = training_draw(labels, language, "synthetic", args.seed)
         history, seconds = dev_history({**FINETUNE, "epochs": args.epochs}, labels, language, train, dev, args.seed)
         curve = ", ".join(f"{r['epoch']}: {r['dev_macro_f1']:.3f}" for r in history)

@@ -37,6 +37,19 @@ def language_task(labels: list[str], language: str) -> Any:
     return task_spec(ExperimentTaskSpec(name="topic", labels=labels, test="-", **WORDING), [language])
 
 
+def topic_labels() -> list[str]:
+    from synthdistill.data import read_json_file
+
+    return read_json_file(SHARED / "paper" / "topic" / "labels.json", "label")
+
+
+def dev_split(labels: list[str], language: str) -> list[Any]:
+    """The language's SIB-200 dev split: 99 human sentences, disjoint from the paper's pools and test split."""
+    from synthdistill.data import read_examples
+
+    return read_examples(SHARED / "sib200" / SIB200[language] / "dev.jsonl", labels)
+
+
 def training_draw(labels: list[str], language: str, source: str, seed: int, per_class: int = PER_CLASS) -> list[Any]:
     """`per_class` examples of each label from the paper's synthetic or human topic pool, as a grid cell draws."""
     from synthdistill.data import read_examples, sample_per_label
@@ -95,9 +108,7 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[1337, 1338, 1339])
     args = parser.parse_args()
 
-    from synthdistill.data import read_examples, read_json_file
-
-    labels = read_json_file(SHARED / "paper" / "topic" / "labels.json", "label")
+    labels = topic_labels()
     started = time.perf_counter()
     lines = [
         "# icl with random examples, with and without contextual calibration",
@@ -110,7 +121,7 @@ def main() -> None:
         "|---|---|---:|---:|---:|",
     ]
     for language in args.languages:
-        dev = read_examples(SHARED / "sib200" / SIB200[language] / "dev.jsonl", labels)
+        dev = dev_split(labels, language)
         line = teacher_line(labels, language, dev)
         for source in ("synthetic", "human"):
             runs = [icl_scores(labels, language, source, seed, dev) for seed in args.seeds]
