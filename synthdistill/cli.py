@@ -284,7 +284,10 @@ def _experiment(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exit_:  # argparse has printed its usage line or --help: the code, as for any error
+        return exit_.code if isinstance(exit_.code, int) else 2
     try:
         _dispatch(args)
     except SynthdistillError as err:
