@@ -6,7 +6,7 @@ Cells are planned in `planning` (a re-run skips finished cells by their keys) an
 
 Output folder: experiment.yaml, results.sqlite (the store), cells.jsonl, teacher/ (the teacher run here, with
 its request cache), work/ (embedding and request caches shared by cells), results.json (curves, crossovers),
-report.md, report.html, plots/.
+report.md, report.html, plots/; failures.log when cells failed.
 """
 
 from __future__ import annotations
