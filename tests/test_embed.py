@@ -46,11 +46,15 @@ def test_embeddings_are_cached_per_text(tmp_path, monkeypatch):
 
     monkeypatch.setattr(encoders, "build_encoder", counting_encoder)
     cache = EmbeddingCache(tmp_path / "emb.sqlite")
-    first = CachedEncoder("fake", cache)(["aa", "b", "aa"])
-    assert calls == [["aa", "b"]] and first.shape == (3, 3)
-    second = CachedEncoder("fake", cache)(["b", "ccc"])  # a new encoder object, same disk cache
-    assert calls == [["aa", "b"], ["ccc"]]
+    encoder = CachedEncoder("fake", cache)
+    first = encoder(["aa", "b", "aa"])
+    assert calls == [["aa", "b"]] and first.shape == (3, 3) and encoder.last_reused_share == 0.0
+    again = CachedEncoder("fake", cache)  # a new encoder object, same disk cache
+    second = again(["b", "ccc"])
+    assert calls == [["aa", "b"], ["ccc"]] and again.last_reused_share == 0.5  # "b" from disk, "ccc" computed
     assert np.array_equal(second[0], first[1])
+    again(["ccc", "b", "ccc"])
+    assert len(calls) == 2 and again.last_reused_share == 1.0
 
 
 def test_vectors_held_in_memory_are_bounded(monkeypatch):

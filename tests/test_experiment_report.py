@@ -202,18 +202,25 @@ def test_html_opens_in_headless_chromium_without_errors(report: dict[str, Path],
 
 def test_cost_table_gives_median_training_seconds_per_n_and_prediction_speed(tmp_path: Path) -> None:
     inputs = experiment(TEACHER)
+    # embed: 200 texts in 2 s, 120 of 200 computed in 1.2 s, then replayed from its cache (speeds left out)
+    replayed = (0.0, 0.4, 0.9, 1.0)
     inputs["cells"] = [
-        {"task": TASK, "student": "embed", "n": 7, "fit_seconds": s, "predict_seconds": 2.0, "n_test": 200,
-         "peak_rss_mb": 10.0 * s}
-        for s in (1.0, 3.0, 9.0)
+        {"task": TASK, "student": "embed", "n": 7, "fit_seconds": s, "predict_seconds": p, "n_test": 200,
+         "predict_replayed_share": r, "peak_rss_mb": 10.0 * s}
+        for s, p, r in zip((1.0, 3.0, 9.0, 2.0), (2.0, 1.2, 0.01, 0.001), replayed, strict=True)
     ] + [
-        {"task": TASK, "student": "tfidf", "n": 14, "fit_seconds": 0.5, "predict_seconds": 0.1, "n_test": 200},
-        {"task": TASK, "student": "tfidf", "n": 7, "fit_seconds": 0.25, "predict_seconds": 0.0, "n_test": 200},
+        {"task": TASK, "student": "tfidf", "n": 14, "fit_seconds": 0.5, "predict_seconds": 0.1, "n_test": 200,
+         "predict_replayed_share": 0.0},
+        {"task": TASK, "student": "tfidf", "n": 7, "fit_seconds": 0.25, "predict_seconds": 0.0, "n_test": 200,
+         "predict_replayed_share": 0.0},
+        {"task": TASK, "student": "tfidf", "n": 7, "fit_seconds": 0.25, "predict_seconds": 0.001, "n_test": 200},
         {"task": "other task", "student": "embed", "n": 7, "fit_seconds": 99.0, "predict_seconds": 1, "n_test": 1},
         {"task": TASK, "student": "old", "n": 7},  # a row from before costs were recorded: left out
     ]  # fmt: skip
     markdown = write_experiment_report(tmp_path, **inputs)["report.md"].read_text(encoding="utf-8")
     assert "| student | cells | training s, N=7 | training s, N=14 | test texts/s | peak MB |" in markdown
-    assert "| embed | 3 | 3.0 | – | 100.0 | 90 |" in markdown  # median of 1, 3, 9; 200 texts in 2 s; the largest peak
-    assert "| tfidf | 2 | 0.2 | 0.5 | 2,000.0 | – |" in markdown  # no speed from a zero time, no peak recorded
+    # training: the median of 1, 2, 3, 9; speed: the median of 100 and 100 computed texts a second; largest peak
+    assert "| embed | 4 | 2.5 | – | 100.0 | 90 |" in markdown
+    # no speed from a zero time, nor from a row stored before cells recorded their replayed share; no peak
+    assert "| tfidf | 3 | 0.2 | 0.5 | 2,000.0 | – |" in markdown
     assert "| old |" not in markdown and "99.0" not in markdown

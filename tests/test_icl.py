@@ -63,6 +63,7 @@ def test_classifies_with_the_embedded_llm_and_round_trips(selection, tmp_path):
     icl = student(shots_per_label=2, selection=selection, cache_dir=tmp_path).fit(TEXTS, LABELS)
     new = NEW_SPORTS + NEW_POLITICS
     probabilities = icl.predict_proba(new)
+    assert icl.predict_replayed_share == 0.0
     sports = probabilities[:, icl.classes.index("sports")]
     # the 270M model leans to politics, so the test asks for a ranking, not for calibrated labels:
     # every sports text scores higher for sports than every politics text, by a clear margin on average
@@ -75,6 +76,7 @@ def test_classifies_with_the_embedded_llm_and_round_trips(selection, tmp_path):
     # llama.cpp reuses cached prompt prefixes across slots, which moves fresh scores by a few points;
     # the request cache makes repeated calls exact, so only the recomputed ones are compared loosely
     assert np.array_equal(icl.predict_proba(new), probabilities)
+    assert icl.predict_replayed_share == 1.0  # so an experiment's cost table leaves this speed out
     assert np.allclose(loaded.predict_proba(new), probabilities, atol=0.15)
 
 

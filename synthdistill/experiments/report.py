@@ -144,7 +144,9 @@ def _mean_tables(
 
 COST_HEADING = (
     "Cost per cell on the machine that ran it: median training seconds per N (all languages, sources and repeats), "
-    "median prediction speed on the test split, and the largest peak resident memory of a cell"
+    "median prediction speed on the test split (over the cells that computed at least half their predictions "
+    "rather than replaying them from a cache, counting the texts computed), and the largest peak resident memory of "
+    "a cell"
 )
 
 
@@ -154,7 +156,8 @@ def _cost_table(cells: Sequence[Mapping[str, Any]]) -> Table:
     for student in unique(str(c["student"]) for c in cells):
         mine = [c for c in cells if c["student"] == student]
         seconds = {n: [float(c["fit_seconds"]) for c in mine if c["n"] == n] for n in grid}
-        speeds = [c["n_test"] / c["predict_seconds"] for c in mine if c.get("predict_seconds")]
+        speeds = [_computed_texts_per_second(c) for c in mine]
+        speeds = [speed for speed in speeds if speed is not None]
         peaks = [c["peak_rss_mb"] for c in mine if c.get("peak_rss_mb")]
         rows.append([
             student, str(len(mine)),
@@ -163,6 +166,15 @@ def _cost_table(cells: Sequence[Mapping[str, Any]]) -> Table:
         ])  # fmt: skip
     headers = ["student", "cells", *(f"training s, N={n}" for n in grid), "test texts/s", "peak MB"]
     return Table(headers, rows, [False] + [True] * (len(headers) - 1))
+
+
+def _computed_texts_per_second(cell: Mapping[str, Any]) -> float | None:
+    """Test texts computed per second; None for a cell a cache mostly answered, or one stored before cells
+    recorded their replayed share (its speed may be a cache's)."""
+    replayed = cell.get("predict_replayed_share")
+    if replayed is None or replayed > 0.5 or not cell.get("predict_seconds"):
+        return None
+    return cell["n_test"] * (1 - replayed) / cell["predict_seconds"]
 
 
 def _repeats_text(points: Sequence[CurvePoint]) -> str:

@@ -57,6 +57,7 @@ from synthdistill.experiments.planning import (
 )
 from synthdistill.experiments.teacher_line import TeacherPredictions, teacher_line, teacher_predictions
 from synthdistill.progress import progress as progress_bar
+from synthdistill.students.base import replayed_share
 
 STORE_FILE = "results.sqlite"
 FAILURES_FILE = "failures.log"
@@ -105,6 +106,7 @@ def run_cell(payload: dict[str, Any]) -> dict[str, Any]:
         "macro_f1_ci": interval(resampled_scores(gold, predicted, labels, draws)["macro_f1"]),
         "predicted": [index.get(p, -1) if p is not None else -1 for p in predicted],
         "fit_seconds": round(fitted - started, 3), "predict_seconds": round(time.perf_counter() - fitted, 3),
+        "predict_replayed_share": round(replayed_share(student), 3),
         "peak_rss_mb": peak_memory.peak_mb() if measured else None,
     }  # fmt: skip
 

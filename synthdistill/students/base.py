@@ -57,6 +57,13 @@ class Student(Protocol):
     def load(cls, directory: str | Path) -> Student: ...
 
 
+def replayed_share(student: Student) -> float:
+    """The share of the student's last prediction answered from a cache (embeddings, model requests) rather
+    than computed: a cell's prediction speed means nothing when a cache replayed it. Students that cache set
+    `predict_replayed_share`; the others compute every prediction."""
+    return float(getattr(student, "predict_replayed_share", 0.0))
+
+
 def check_training_set(texts: Sequence[str], labels: Sequence[str], allowed: Sequence[str] | None = None) -> None:
     """The errors every student raises alike: empty set, mismatched lengths, one class, unknown label."""
     if len(texts) != len(labels):

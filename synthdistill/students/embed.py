@@ -50,6 +50,11 @@ class EmbeddingStudent(LinearHeadStudent):
     def _features(self, texts: Sequence[str]) -> np.ndarray:
         return self.encoder(list(texts))
 
+    @property
+    def predict_replayed_share(self) -> float:
+        """Of the last texts embedded, the share found in the embedding cache (see `base.replayed_share`)."""
+        return self.encoder.last_reused_share
+
     def save(self, directory: str | Path) -> None:
         self._save(directory, {"encoder": self.encoder_name, "params": {"C": self.head.C, "seed": self.head.seed}}, {})
 

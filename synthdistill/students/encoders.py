@@ -116,6 +116,7 @@ class CachedEncoder:
         self.max_memory_vectors = max_memory_vectors
         self._encode: Encode | None = None
         self._memory: dict[str, np.ndarray] = {}
+        self.last_reused_share = 0.0  # of the last call's distinct texts, the share not sent through the model
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         keys = [EmbeddingCache.key(self.name, t) for t in texts]
@@ -123,6 +124,7 @@ class CachedEncoder:
         if wanted and self.cache is not None:
             self._memory.update(self.cache.get_many(wanted))
         missing = {k: t for k, t in zip(keys, texts, strict=True) if k not in self._memory}
+        self.last_reused_share = 1 - len(missing) / len(set(keys)) if keys else 0.0
         if missing:
             if self._encode is None:
                 self._encode = build_encoder(self.name)

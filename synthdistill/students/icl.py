@@ -55,6 +55,7 @@ class InContextStudent:
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.pool: list[Example] = []
         self._encoder: CachedEncoder | None = None
+        self.predict_replayed_share = 0.0  # of the last prediction's requests, the share the request cache answered
 
     @classmethod
     def from_options(
@@ -130,6 +131,7 @@ class InContextStudent:
                 predictions = [calibrate(p, baselines[key]) for p, key in zip(predictions, keys, strict=True)]
         finally:
             teacher.close()
+        self.predict_replayed_share = teacher.stats.cached / max(1, teacher.stats.cached + teacher.stats.sent)
         return np.array([[p.probabilities.get(label, 0.0) for label in self.classes] for p in predictions])
 
     def predict(self, texts: Sequence[str]) -> list[str | None]:  # type: ignore[override]
