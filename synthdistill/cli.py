@@ -82,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--workers", type=POSITIVE, help="processes (local) or CPUs of a local Ray (default: all)")
         command.add_argument("--address", help="Ray cluster address, e.g. auto or ray://head:10001")
         command.add_argument("--no-progress", action="store_true", help="no progress bars")
+        command.add_argument(
+            "--report-only", action="store_true", help="run no cell: report the stored ones (the teacher line runs)"
+        )
 
     experiment = commands.add_parser(
         "experiment", help="run a grid: tasks x languages x N x students x sources x repeats, then report",
@@ -270,8 +273,11 @@ def _experiment(args: argparse.Namespace) -> None:
         )  # fmt: skip
     executor = make_executor(args.executor, workers=args.workers, address=args.address)
     with holding(args.out, args.command):
-        summary = run_experiment(experiment, args.out, executor=executor, progress=not args.no_progress)
-    print(f"cells: {summary.ran} run now ({executor.name} executor), {summary.skipped} from the store")
+        summary = run_experiment(
+            experiment, args.out, executor=executor, progress=not args.no_progress, report_only=args.report_only
+        )
+    print(f"cells: {summary.ran} run now ({executor.name} executor), {summary.skipped} from the store"
+          + (f", {summary.missing} not run yet (left out of this report)" if summary.missing else ""))  # fmt: skip
     print(f"teacher line: {summary.teacher_origin}")
     for c in summary.crossovers:
         if c.language in experiment.languages:

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import yaml
 
+from synthdistill import cli
 from synthdistill.data import read_examples
 from synthdistill.errors import ConfigError, DataError, SynthdistillError
 from synthdistill.evaluation.intervals import interval, language_resampling, mean_interval, resampled_scores
@@ -162,8 +163,8 @@ def test_local_pool_gives_the_inline_numbers(experiment_dir: Path) -> None:
     assert results_only(pooled.rows) == results_only(inline.rows)
 
 
-def test_crash_in_the_middle_keeps_finished_cells(experiment_dir: Path) -> None:
-    """A run killed after some cells: the store has them, the re-run does only the rest."""
+def test_crash_in_the_middle_keeps_finished_cells(experiment_dir: Path, capsys) -> None:
+    """A run killed after some cells: the store has them, a report shows them alone, the re-run does the rest."""
     script = f"""
 import os, sys
 sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
@@ -189,8 +190,19 @@ experiments.run_experiment(config, {str(experiment_dir / "out")!r}, executor=Inl
     cells = plan_cells(config, experiment_dir / "out/work")
     assert len(store.done(c.key for c in cells)) == 7
     store.close()
+    # a look at the grid so far runs nothing and says what it left out
+    out, yaml_file = str(experiment_dir / "out"), str(experiment_dir / "experiment.yaml")
+    assert cli.main(["experiment", yaml_file, "--out", out, "--report-only", "--no-progress"]) == 0
+    assert "7 from the store, 29 not run yet (left out of this report)" in capsys.readouterr().out
+    assert json.loads((experiment_dir / "out/results.json").read_text())["cells"] == {"stored": 7, "missing": 29}
+    assert len((experiment_dir / "out/cells.jsonl").read_text().splitlines()) == 7
+    assert "Partial report (--report-only): 7 of 36 cells stored" in (experiment_dir / "out/report.md").read_text()
+    empty = str(experiment_dir / "empty")
+    assert cli.main(["experiment", yaml_file, "--out", empty, "--report-only", "--no-progress"]) == 2
+    assert "results.sqlite: no cell of this grid is stored yet" in capsys.readouterr().err
     resumed = run_experiment(config, experiment_dir / "out", executor=InlineExecutor(), progress=False)
-    assert (resumed.ran, resumed.skipped) == (29, 7)
+    assert (resumed.ran, resumed.skipped, resumed.missing) == (29, 7, 0)
+    assert "Partial report" not in (experiment_dir / "out/report.md").read_text()
     fresh = run_experiment(config, experiment_dir / "fresh", executor=InlineExecutor(), progress=False)
     assert results_only(resumed.rows) == results_only(fresh.rows)
 

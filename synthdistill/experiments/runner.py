@@ -50,11 +50,13 @@ from synthdistill.experiments.curves import (
 from synthdistill.experiments.executors import Executor, LocalExecutor
 from synthdistill.experiments.planning import (
     TEACHER_SPEC,
+    Cell,
     cell_examples,
     plan_cells,
     skipped_combinations,
     training_sample,
 )
+from synthdistill.experiments.store import ResultStore
 from synthdistill.experiments.teacher_line import TeacherPredictions, teacher_line, teacher_predictions
 from synthdistill.progress import progress as progress_bar
 from synthdistill.students.base import replayed_share
@@ -161,6 +163,7 @@ class ExperimentSummary:
     teacher_origin: str
     ran: int
     skipped: int
+    missing: int = 0  # cells of the grid left out of a report written with report_only
     files: dict[str, Path] = field(default_factory=dict)
     bootstrap: dict[str, Any] = field(default_factory=dict)  # what the bootstrap resampled, see `summarise`
 
@@ -299,48 +302,60 @@ def _bootstrap_record(experiment: ExperimentConfig, counts: dict[str, int]) -> d
 
 
 def run_experiment(
-    experiment: ExperimentConfig, out: str | Path, *, executor: Executor | None = None, progress: bool = True
+    experiment: ExperimentConfig,
+    out: str | Path,
+    *,
+    executor: Executor | None = None,
+    progress: bool = True,
+    report_only: bool = False,
 ) -> ExperimentSummary:
-    """Run the cells the store lacks, then the teacher line, the statistics and the report."""
+    """Run the cells the store lacks, then the teacher line, the statistics and the report. `report_only`: run
+    no cell and report the ones stored so far, to look at a grid that takes days before it ends."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "experiment.yaml", yaml.safe_dump(experiment.model_dump(mode="json"), sort_keys=False))
     workdir = out / "work"
     cells = plan_cells(experiment, workdir)
     executor = executor or LocalExecutor()
-    from synthdistill.experiments.store import ResultStore
-
     store = ResultStore(out / STORE_FILE)
     try:
         done = store.done(c.key for c in cells)
-        todo = [c for c in cells if c.key not in done]
-        bar = progress_bar(len(todo), f"cells ({executor.name})", unit="cell", enabled=progress)
-        failures = CellFailures(out / FAILURES_FILE)
-        try:
-            for index, outcome in executor.map_unordered(run_cell_or_failure, [c.payload for c in todo]):
-                if "error" in outcome:
-                    failures.add(todo[index].payload, outcome["error"], outcome["traceback"])
-                else:
-                    row = outcome["row"]
-                    store.put(todo[index].key, "cell", row)
-                    bar.set_postfix_str(f"{row['language']} {row['student']} {row['source']} N={row['n']}")
-                bar.update()
-        finally:
-            bar.close()
-        failures.raise_if_any(len(todo))
+        if report_only and not done:
+            raise DataError(f"{out / STORE_FILE}: no cell of this grid is stored yet: run it without --report-only")
+        todo = [] if report_only else [c for c in cells if c.key not in done]
+        if not report_only:  # a report starts no executor and leaves the last run's failures.log alone
+            _run_cells(todo, store, executor, out / FAILURES_FILE, progress)
         found = store.rows(c.key for c in cells)
     finally:
         store.close()
-    rows = [found[c.key] for c in cells]
+    rows = [found[c.key] for c in cells if c.key in found]
     write_jsonl(out / "cells.jsonl", rows)
     teacher, origin = teacher_line(experiment, out, progress)
     statistics = summarise(experiment, rows, teacher, teacher_predictions(experiment, out))
     summary = ExperimentSummary(
         rows, statistics.points, statistics.crossovers, statistics.teacher, origin, ran=len(todo), skipped=len(done),
-        bootstrap=statistics.bootstrap,
+        missing=len(cells) - len(rows), bootstrap=statistics.bootstrap,
     )  # fmt: skip
     summary.files = write_experiment_outputs(experiment, out, summary)
     return summary
+
+
+def _run_cells(todo: Sequence[Cell], store: ResultStore, executor: Executor, failures: Path, progress: bool) -> None:
+    """Each cell's row into the store as it finishes; the failed ones reported once every other is stored."""
+    bar = progress_bar(len(todo), f"cells ({executor.name})", unit="cell", enabled=progress)
+    failed = CellFailures(failures)
+    try:
+        for index, outcome in executor.map_unordered(run_cell_or_failure, [c.payload for c in todo]):
+            if "error" in outcome:
+                failed.add(todo[index].payload, outcome["error"], outcome["traceback"])
+            else:
+                row = outcome["row"]
+                store.put(todo[index].key, "cell", row)
+                bar.set_postfix_str(f"{row['language']} {row['student']} {row['source']} N={row['n']}")
+            bar.update()
+    finally:
+        bar.close()
+    failed.raise_if_any(len(todo))
 
 
 def _grid_note(experiment: ExperimentConfig) -> str:
@@ -359,6 +374,7 @@ def write_experiment_outputs(experiment: ExperimentConfig, out: Path, summary: E
         "points": [p.to_dict() for p in summary.points],
         "crossovers": [c.to_dict() for c in summary.crossovers],
         "bootstrap": summary.bootstrap,
+        "cells": {"stored": len(summary.rows), "missing": summary.missing},
     }
     atomic_write_text(out / "results.json", json.dumps(results, ensure_ascii=False, indent=1) + "\n")
     cell_intervals = (
@@ -366,7 +382,17 @@ def write_experiment_outputs(experiment: ExperimentConfig, out: Path, summary: E
         if summary.bootstrap.get("cells_resampled")
         else ""
     )
+    partial = (
+        [
+            f"Partial report (--report-only): {len(summary.rows)} of {len(summary.rows) + summary.missing} cells "
+            "stored, the rest left out; a point averages the repeats stored, a language group needs all its "
+            "languages."
+        ]
+        if summary.missing
+        else []
+    )
     notes = [
+        *partial,
         f"Grid: tasks {', '.join(t.name for t in experiment.task_specs())}; {_grid_note(experiment)}; "
         f"sources {', '.join(experiment.sources)}; "
         f"{experiment.repeats} repeats with seeds {experiment.seed} to {experiment.seed + experiment.repeats - 1}.",
