@@ -282,10 +282,10 @@ def _experiment(args: argparse.Namespace) -> None:
     for c in summary.crossovers:
         if c.language in experiment.languages:
             continue
-        where = "never within the grid" if c.n is None else f"N = {c.n}"
-        mean = "never" if c.n_mean is None else f"N = {c.n_mean}"
+        verdict = "at no N of the grid" if c.n is None else f"from N = {c.n}"
+        mean = "at no N" if c.n_mean is None else f"from N = {c.n_mean}"
         print(f"{c.task} {c.language}: {c.student} on {c.source} is better than the teacher ({c.teacher:.3f}) at 95% "
-              f"from {where} (its mean is above from {mean})")  # fmt: skip
+              f"{verdict} (its mean is above it {mean})")  # fmt: skip
     print("report: " + ", ".join(str(path) for path in summary.files.values()))
 
 

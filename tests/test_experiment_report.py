@@ -206,8 +206,8 @@ def test_cost_table_gives_median_training_seconds_per_n_and_prediction_speed(tmp
     replayed = (0.0, 0.4, 0.9, 1.0)
     inputs["cells"] = [
         {"task": TASK, "student": "embed", "n": 7, "fit_seconds": s, "predict_seconds": p, "n_test": 200,
-         "predict_replayed_share": r, "peak_rss_mb": 10.0 * s}
-        for s, p, r in zip((1.0, 3.0, 9.0, 2.0), (2.0, 1.2, 0.01, 0.001), replayed, strict=True)
+         "predict_replayed_share": r, "peak_rss_mb": 10.0 * s, "process_cells_before": before}
+        for s, p, r, before in zip((1.0, 3.0, 9.0, 2.0), (2.0, 1.2, 0.01, 0.001), replayed, (0, 0, 1, 0), strict=True)
     ] + [
         {"task": TASK, "student": "tfidf", "n": 14, "fit_seconds": 0.5, "predict_seconds": 0.1, "n_test": 200,
          "predict_replayed_share": 0.0},
@@ -219,8 +219,9 @@ def test_cost_table_gives_median_training_seconds_per_n_and_prediction_speed(tmp
     ]  # fmt: skip
     markdown = write_experiment_report(tmp_path, **inputs)["report.md"].read_text(encoding="utf-8")
     assert "| student | cells | training s, N=7 | training s, N=14 | test texts/s | peak MB |" in markdown
-    # training: the median of 1, 2, 3, 9; speed: the median of 100 and 100 computed texts a second; largest peak
-    assert "| embed | 4 | 2.5 | – | 100.0 | 90 |" in markdown
+    # training: the median of 1, 2, 3, 9; speed: the median of 100 and 100 computed texts a second; the largest
+    # peak of a cell that ran first in its process (90 MB came after another cell in the same worker)
+    assert "| embed | 4 | 2.5 | – | 100.0 | 30 |" in markdown
     # no speed from a zero time, nor from a row stored before cells recorded their replayed share; no peak
     assert "| tfidf | 3 | 0.2 | 0.5 | 2,000.0 | – |" in markdown
     assert "| old |" not in markdown and "99.0" not in markdown

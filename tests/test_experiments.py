@@ -26,7 +26,9 @@ from synthdistill.experiments.config import ExperimentConfig, load_experiment_co
 from synthdistill.experiments.curves import curve_statistics, group_languages
 from synthdistill.experiments.executors import InlineExecutor, LocalExecutor
 from synthdistill.experiments.runner import (
+    STUDENT_SPEC,
     ExperimentSummary,
+    fresh_processes,
     plan_cells,
     run_experiment,
     summarise,
@@ -150,7 +152,7 @@ def test_runner_numbers_resume_and_changed_config(experiment_dir: Path) -> None:
 
 def results_only(rows: list[dict]) -> list[dict]:
     """A cell's row without what the machine measured (seconds, memory), which no two runs share."""
-    measured = ("fit_seconds", "predict_seconds", "peak_rss_mb")
+    measured = ("fit_seconds", "predict_seconds", "peak_rss_mb", "process_cells_before")
     return [{k: v for k, v in row.items() if k not in measured} for row in rows]
 
 
@@ -161,6 +163,30 @@ def test_local_pool_gives_the_inline_numbers(experiment_dir: Path) -> None:
     pooled = run_experiment(config, experiment_dir / "pool", executor=LocalExecutor(2), progress=False)
     assert pooled.ran == 8
     assert results_only(pooled.rows) == results_only(inline.rows)
+
+
+def process_id(payload: dict) -> dict:
+    return {"pid": os.getpid()}
+
+
+@pytest.mark.parametrize("fresh", [False, True])
+def test_a_new_worker_process_per_cell_where_asked(fresh: bool) -> None:
+    results = dict(LocalExecutor(2).map_unordered(process_id, [{}] * 4, fresh_process_per_task=fresh))
+    pids = {result["pid"] for result in results.values()}
+    assert sorted(results) == [0, 1, 2, 3] and os.getpid() not in pids
+    assert len(pids) == 4 if fresh else len(pids) <= 2
+
+
+def test_grids_with_a_torch_student_give_each_cell_a_new_process(experiment_dir: Path) -> None:
+    config = load_experiment_config(experiment_dir / "experiment.yaml")
+    assert not fresh_processes(config)  # tfidf: cells share workers
+    lora = STUDENT_SPEC.validate_python({"type": "lora"})
+    with_lora = config.model_copy(update={"students": [*config.students, lora]})
+    assert fresh_processes(with_lora)
+    # and a row says how many cells its process ran before it: only a process's first has a clean peak
+    pooled = run_experiment(config.model_copy(update={"languages": ["cy"], "sizes": [6], "repeats": 2}),
+                            experiment_dir / "pool", executor=LocalExecutor(2), progress=False)  # fmt: skip
+    assert sorted(row["process_cells_before"] for row in pooled.rows) in ([0, 0, 1, 1], [0, 0, 1, 2], [0, 1, 2, 3])
 
 
 def test_crash_in_the_middle_keeps_finished_cells(experiment_dir: Path, capsys) -> None:
@@ -329,8 +355,10 @@ def test_ray_executor_gives_the_inline_numbers(experiment_dir: Path) -> None:
     inline = run_experiment(config, experiment_dir / "inline", executor=InlineExecutor(), progress=False)
     try:
         on_ray = run_experiment(config, experiment_dir / "ray", executor=RayExecutor(num_cpus=2), progress=False)
+        fresh = dict(RayExecutor(num_cpus=2).map_unordered(process_id, [{}] * 3, fresh_process_per_task=True))
     finally:
         ray.shutdown()
+    assert len({result["pid"] for result in fresh.values()}) == 3
     assert on_ray.ran == 8
     assert results_only(on_ray.rows) == results_only(inline.rows)
     assert [p.to_dict() for p in on_ray.points] == [p.to_dict() for p in inline.points]
@@ -367,10 +395,8 @@ def test_reproduce_command_with_a_teacher_results_file(tmp_path: Path) -> None:
     assert "cells: 16 run now (inline executor), 0 from the store" in done.stdout
     assert f"teacher line: teacher scores from {teacher}" in done.stdout
     crossing = next(c for c in saved_crossovers(tmp_path / "out") if c["language"] == "low-resource")
-    said = "never within the grid" if crossing["n"] is None else f"N = {crossing['n']}"
-    expected = (
-        f"tfidf on synthetic is better than the teacher (0.300) at 95% from {said} (its mean is above from N = 30)"
-    )
+    said = "at no N of the grid" if crossing["n"] is None else f"from N = {crossing['n']}"
+    expected = f"tfidf on synthetic is better than the teacher (0.300) at 95% {said} (its mean is above it from N = 30)"
     assert f"topic low-resource: {expected}" in done.stdout
     saved = json.loads((tmp_path / "out/results.json").read_text())
     assert {(t["language"], t["macro_f1"]) for t in saved["teacher"]} >= {("en", 0.6), ("cy", 0.3)}

@@ -19,13 +19,21 @@ Task = Callable[[dict[str, Any]], dict[str, Any]]
 class Executor(Protocol):
     name: str
 
-    def map_unordered(self, fn: Task, payloads: Sequence[dict[str, Any]]) -> Iterator[tuple[int, dict[str, Any]]]: ...
+    def map_unordered(
+        self, fn: Task, payloads: Sequence[dict[str, Any]], *, fresh_process_per_task: bool = False
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
+        """`fresh_process_per_task`: a worker process runs one payload and is replaced, so what one task leaves
+        resident (a torch model's freed memory) neither inflates the next one's peak nor piles up."""
+        ...
 
 
 class InlineExecutor:
     name = "inline"
 
-    def map_unordered(self, fn: Task, payloads: Sequence[dict[str, Any]]) -> Iterator[tuple[int, dict[str, Any]]]:
+    def map_unordered(
+        self, fn: Task, payloads: Sequence[dict[str, Any]], *, fresh_process_per_task: bool = False
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Everything in this process: `fresh_process_per_task` cannot apply."""
         for index, payload in enumerate(payloads):
             yield index, fn(payload)
 
@@ -45,15 +53,18 @@ class LocalExecutor:
     def __init__(self, workers: int | None = None):
         self.workers = workers or len(os.sched_getaffinity(0))
 
-    def map_unordered(self, fn: Task, payloads: Sequence[dict[str, Any]]) -> Iterator[tuple[int, dict[str, Any]]]:
+    def map_unordered(
+        self, fn: Task, payloads: Sequence[dict[str, Any]], *, fresh_process_per_task: bool = False
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
         if self.workers <= 1 or len(payloads) <= 1:
             yield from InlineExecutor().map_unordered(fn, payloads)
             return
         context = multiprocessing.get_context("spawn")
         threads = max(1, len(os.sched_getaffinity(0)) // self.workers)
         with ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=context, initializer=_start_worker, initargs=(threads,)
-        ) as pool:
+            max_workers=self.workers, mp_context=context, initializer=_start_worker, initargs=(threads,),
+            max_tasks_per_child=1 if fresh_process_per_task else None,
+        ) as pool:  # fmt: skip
             pending = {pool.submit(fn, payload): index for index, payload in enumerate(payloads)}
             try:
                 while pending:
@@ -88,9 +99,14 @@ class RayExecutor:
                 ray.init(num_cpus=self.num_cpus or len(os.sched_getaffinity(0)), **options)
         return ray
 
-    def map_unordered(self, fn: Task, payloads: Sequence[dict[str, Any]]) -> Iterator[tuple[int, dict[str, Any]]]:
+    def map_unordered(
+        self, fn: Task, payloads: Sequence[dict[str, Any]], *, fresh_process_per_task: bool = False
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
         ray = self._ray()
-        remote = ray.remote(num_cpus=self.cpus_per_task, max_retries=2)(fn)
+        options: dict[str, Any] = {"num_cpus": self.cpus_per_task, "max_retries": 2}
+        if fresh_process_per_task:
+            options["max_calls"] = 1  # Ray replaces the worker after one task (its default: no limit on CPU)
+        remote = ray.remote(**options)(fn)
         pending = {remote.remote(payload): index for index, payload in enumerate(payloads)}
         try:
             while pending:

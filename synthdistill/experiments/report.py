@@ -146,7 +146,7 @@ COST_HEADING = (
     "Cost per cell on the machine that ran it: median training seconds per N (all languages, sources and repeats), "
     "median prediction speed on the test split (over the cells that computed at least half their predictions "
     "rather than replaying them from a cache, counting the texts computed), and the largest peak resident memory of "
-    "a cell"
+    "a cell that ran first in its worker process (a later cell's peak counts what earlier ones left resident)"
 )
 
 
@@ -158,7 +158,7 @@ def _cost_table(cells: Sequence[Mapping[str, Any]]) -> Table:
         seconds = {n: [float(c["fit_seconds"]) for c in mine if c["n"] == n] for n in grid}
         speeds = [_computed_texts_per_second(c) for c in mine]
         speeds = [speed for speed in speeds if speed is not None]
-        peaks = [c["peak_rss_mb"] for c in mine if c.get("peak_rss_mb")]
+        peaks = [c["peak_rss_mb"] for c in mine if c.get("peak_rss_mb") and c.get("process_cells_before") == 0]
         rows.append([
             student, str(len(mine)),
             *(f"{statistics.median(seconds[n]):,.1f}" if seconds[n] else "–" for n in grid),

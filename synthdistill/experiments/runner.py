@@ -67,9 +67,15 @@ LOW_RESOURCE, OTHER = "low-resource", "other"
 STUDENT_SPEC: TypeAdapter[Any] = TypeAdapter(StudentSpec)
 
 
+_cells_run_here = [0]  # cells this process ran before the current one: only a process's first has a clean peak
+
+
 def run_cell(payload: dict[str, Any]) -> dict[str, Any]:
     """Train one student on one sample and score it on the test split (runs in a worker process)."""
     from synthdistill.students.registry import student_registry
+
+    cells_before = _cells_run_here[0]
+    _cells_run_here[0] += 1
 
     labels, language = tuple(payload["labels"]), payload["language"]
     files = payload["files"]
@@ -109,7 +115,7 @@ def run_cell(payload: dict[str, Any]) -> dict[str, Any]:
         "predicted": [index.get(p, -1) if p is not None else -1 for p in predicted],
         "fit_seconds": round(fitted - started, 3), "predict_seconds": round(time.perf_counter() - fitted, 3),
         "predict_replayed_share": round(replayed_share(student), 3),
-        "peak_rss_mb": peak_memory.peak_mb() if measured else None,
+        "peak_rss_mb": peak_memory.peak_mb() if measured else None, "process_cells_before": cells_before,
     }  # fmt: skip
 
 
@@ -324,7 +330,7 @@ def run_experiment(
             raise DataError(f"{out / STORE_FILE}: no cell of this grid is stored yet: run it without --report-only")
         todo = [] if report_only else [c for c in cells if c.key not in done]
         if not report_only:  # a report starts no executor and leaves the last run's failures.log alone
-            _run_cells(todo, store, executor, out / FAILURES_FILE, progress)
+            _run_cells(todo, store, executor, out / FAILURES_FILE, progress, fresh_processes(experiment))
         found = store.rows(c.key for c in cells)
     finally:
         store.close()
@@ -340,12 +346,25 @@ def run_experiment(
     return summary
 
 
-def _run_cells(todo: Sequence[Cell], store: ResultStore, executor: Executor, failures: Path, progress: bool) -> None:
+def fresh_processes(experiment: ExperimentConfig) -> bool:
+    """Whether each cell gets a new worker process: yes where a student holds a torch model. Such a cell leaves
+    gigabytes resident after it ends (2.6-3.1 GB in the paper-students grid), which the next cell in the same
+    worker counted as its own peak; a new process costs seconds, next to such a cell's minutes."""
+    from synthdistill.students.registry import student_registry
+
+    registry = student_registry()
+    return any(getattr(registry[spec.type], "holds_torch_model", False) for spec in experiment.students)
+
+
+def _run_cells(
+    todo: Sequence[Cell], store: ResultStore, executor: Executor, failures: Path, progress: bool, fresh: bool
+) -> None:
     """Each cell's row into the store as it finishes; the failed ones reported once every other is stored."""
     bar = progress_bar(len(todo), f"cells ({executor.name})", unit="cell", enabled=progress)
     failed = CellFailures(failures)
+    payloads = [c.payload for c in todo]
     try:
-        for index, outcome in executor.map_unordered(run_cell_or_failure, [c.payload for c in todo]):
+        for index, outcome in executor.map_unordered(run_cell_or_failure, payloads, fresh_process_per_task=fresh):
             if "error" in outcome:
                 failed.add(todo[index].payload, outcome["error"], outcome["traceback"])
             else:

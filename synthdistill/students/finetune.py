@@ -63,6 +63,7 @@ def _libraries() -> tuple[Any, Any]:
 class FineTunedStudent:
     kind = "finetune"
     format_version = 1
+    holds_torch_model = True  # an experiment gives each of its cells a new worker process
 
     def __init__(
         self,

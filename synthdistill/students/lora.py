@@ -81,6 +81,7 @@ def _step_indices(step: int, batch_size: int, n: int, seed: int) -> list[int]:
 class LoraStudent:
     kind = "lora"
     format_version = 1
+    holds_torch_model = True  # an experiment gives each of its cells a new worker process
 
     def __init__(
         self,
