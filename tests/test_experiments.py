@@ -337,8 +337,14 @@ def test_statistics_interval_and_crossover() -> None:
     assert [p.verdict for p in points] == ["worse", "not distinguishable", "better"]
     assert points[1].difference == pytest.approx(0.0267, abs=1e-4) and points[1].difference_ci[0] < 0
     assert found is not None and (found.n, found.n_mean, found.ci_low, found.ci_high) == (50, 20, 20, 50)
+    # the band the plots draw: bootstrap means of 3 repeats lie between the smallest and the largest repeat
+    assert points[1].mean_ci[0] >= 0.49 and points[1].mean_ci[1] <= 0.56
+    assert points[1].mean_ci[0] < points[1].mean < points[1].mean_ci[1]
     _, never = curve_statistics(("t", "en", "s", "synthetic"), by_n, teacher=0.9)
     assert never is not None and never.n is None and never.n_mean is None and never.ci_low is None
+    # 2 repeats: the t-interval is 12.7 standard errors wide, past 0 and 1; the bootstrap band stays in between
+    [two] = curve_statistics(("t", "en", "s", "synthetic"), {10: [0.5, 0.7]}, teacher=None)[0]
+    assert two.ci_low < 0 and two.ci_high > 1 and two.mean_ci == (0.5, 0.7)
     grouped = group_languages({("t", "a", "s", "x"): {10: [0.2, 0.4]}, ("t", "b", "s", "x"): {10: [0.6, 0.8]}},
                               {"g": ["a", "b"]})  # fmt: skip
     assert grouped[("t", "g", "s", "x")][10] == pytest.approx([0.4, 0.6])

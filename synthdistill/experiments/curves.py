@@ -27,7 +27,9 @@ BETTER, WORSE = "better", "worse"
 class CurvePoint:
     """One point of a learning curve: a student trained on `source` data of total size `n`. `difference` is the
     mean minus the teacher's macro-F1, `difference_ci` its 95% bootstrap interval over repeats and test texts,
-    `verdict` better / worse / not distinguishable; all three None without a teacher score."""
+    `verdict` better / worse / not distinguishable; all three None without a teacher score. `ci_low`/`ci_high`:
+    the t-interval of the mean over repeats; `mean_ci`: the mean's bootstrap interval over repeats and test
+    texts, the one the plots draw (with 2 repeats a t-interval is 12.7 standard errors wide)."""
 
     task: str
     language: str  # a language code, or a language group such as "low-resource"
@@ -42,6 +44,7 @@ class CurvePoint:
     difference: float | None = None
     difference_ci: tuple[float, float] | None = None
     verdict: str | None = None
+    mean_ci: tuple[float, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -150,15 +153,20 @@ def curve_statistics(
     for n in sorted(by_n):
         scores = by_n[n]
         mean, std, low, high = mean_interval(scores)
-        if teacher is None:
-            points.append(CurvePoint(*key, n, len(scores), mean, std, low, high))
-            continue
         repeats = resampled[n] if resampled is not None else [np.broadcast_to(s, (RESAMPLES,)) for s in scores]
+        means = over_repeats(np.stack(repeats), rng)
+        mean_low, mean_high = interval(means)
+        if teacher is None:
+            points.append(CurvePoint(*key, n, len(scores), mean, std, low, high, mean_ci=(mean_low, mean_high)))
+            continue
         reference = resampled_teacher if resampled_teacher is not None else teacher  # a fixed number broadcasts
-        difference = over_repeats(np.stack(repeats), rng) - reference
+        difference = means - reference
         differences.append(difference)
         ci = interval(difference)
-        point = CurvePoint(*key, n, len(scores), mean, std, low, high, mean - teacher, (ci[0], ci[1]), verdict(ci))
+        point = CurvePoint(
+            *key, n, len(scores), mean, std, low, high, mean - teacher, (ci[0], ci[1]), verdict(ci),
+            (mean_low, mean_high),
+        )  # fmt: skip
         points.append(point)
     if teacher is None:
         return points, None

@@ -93,7 +93,9 @@ def learning_curve_plot(
     if any((task, language) in teacher for language in panels):
         handles.append(Line2D([], [], color="black", linewidth=1.2, label="teacher"))
     figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 6), frameon=False)
-    figure.suptitle(f"{task}: macro-F1 against training size N (bands: 95% CI of the mean)", fontsize=11)
+    figure.suptitle(
+        f"{task}: macro-F1 against training size N (bands: 95% bootstrap interval of the mean)", fontsize=11
+    )
     name = f"learning-curves-{slug(task)}.svg"
     return Plot(name, f"Learning curves for {task}", _svg_text(figure))
 
@@ -120,12 +122,15 @@ def _draw_panel(
                 continue
             ns = [p.n for p in curve]
             colour, style = colours[student], _linestyle(source)
-            ax.fill_between(ns, [p.ci_low for p in curve], [p.ci_high for p in curve], color=colour, alpha=0.15)
+            bands = [p.mean_ci or (p.ci_low, p.ci_high) for p in curve]
+            lows, highs = ([min(1.0, max(0.0, b[i])) for b in bands] for i in (0, 1))  # macro-F1 is in [0, 1]
+            ax.fill_between(ns, lows, highs, color=colour, alpha=0.12)
             ax.plot(ns, [p.mean for p in curve], color=colour, linestyle=style, marker="o", markersize=3)
     if teacher_score is not None:
         line = ax.axhline(teacher_score, color="black", linewidth=1.2)
         line.set_gid(f"teacher-{slug(task)}-{slug(language)}")
     grid = grid_of(p for p in points if p.language == language)
+    ax.set_ylim(0, 1)
     ax.set_xscale("log")
     ax.set_xticks(grid, [str(n) for n in grid])
     ax.set_xticks([], minor=True)
