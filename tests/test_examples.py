@@ -25,6 +25,8 @@ def test_there_are_examples():
     assert len(EXAMPLES) >= 2
 
 
+# its heat maps' long row labels once squeezed the axes to nothing (matplotlib only warned)
+@pytest.mark.filterwarnings("error:constrained_layout not applied:UserWarning")
 def test_experiment_example_runs_on_a_run_folder(tmp_path):
     """The learning-curve example reads a run's synthetic.jsonl (all languages in one file) and its
     teacher_results.json; here both are stand-ins written from the shipped data."""

@@ -185,7 +185,11 @@ def _heatmap_plot(
 
     data = np.ma.masked_invalid(np.array(values, dtype=float))
     limit = max(float(np.abs(data).max()) if data.count() else 0.0, 0.05)
-    figure = Figure(figsize=(2.2 + 0.85 * len(grid), 1.4 + 0.45 * len(rows)), layout="constrained")
+    title, labels = f"{task}: {student} on synthetic minus teacher (macro-F1)", [panel_title(n, groups) for n in rows]
+    # wide enough for the row labels and the title (about 0.075 inch a character at these sizes): narrower, the
+    # constrained layout shrank the axes to nothing and gave up
+    width = max(2.2 + 0.85 * len(grid) + 0.075 * max(map(len, labels)), 1.5 + 0.075 * len(title))
+    figure = Figure(figsize=(width, 1.4 + 0.45 * len(rows)), layout="constrained")
     ax = figure.add_subplot()
     ax.set_gid(f"heatmap-{slug(task)}-{slug(student)}")
     mesh = ax.pcolormesh(data, cmap="RdBu", vmin=-limit, vmax=limit, edgecolors="white", linewidth=0.5)
@@ -200,10 +204,10 @@ def _heatmap_plot(
             )  # fmt: skip
             text.set_gid(f"cell-{slug(task)}-{slug(student)}-{slug(name)}-{n}")
     ax.set_xticks([j + 0.5 for j in range(len(grid))], [str(n) for n in grid])
-    ax.set_yticks([i + 0.5 for i in range(len(rows))], [panel_title(name, groups) for name in rows])
+    ax.set_yticks([i + 0.5 for i in range(len(rows))], labels)
     ax.invert_yaxis()
     ax.set_xlabel("N (training examples)")
-    ax.set_title(f"{task}: {student} on synthetic minus teacher (macro-F1)", fontsize=10)
+    ax.set_title(title, fontsize=10)
     figure.colorbar(mesh, ax=ax, label="student − teacher")
     name = f"heatmap-{slug(task)}-{slug(student)}.svg"
     return Plot(name, f"{student} on synthetic minus teacher, {task}", _svg_text(figure))
