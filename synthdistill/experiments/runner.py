@@ -11,6 +11,7 @@ report.md, report.html, plots/; failures.log when cells failed.
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import sys
@@ -67,16 +68,14 @@ LOW_RESOURCE, OTHER = "low-resource", "other"
 STUDENT_SPEC: TypeAdapter[Any] = TypeAdapter(StudentSpec)
 
 
-_cells_run_here = [0]  # cells this process ran before the current one: only a process's first has a clean peak
+_cells_run_here = itertools.count()  # this process's cells so far: only a process's first has a clean peak
 
 
 def run_cell(payload: dict[str, Any]) -> dict[str, Any]:
     """Train one student on one sample and score it on the test split (runs in a worker process)."""
     from synthdistill.students.registry import student_registry
 
-    cells_before = _cells_run_here[0]
-    _cells_run_here[0] += 1
-
+    cells_before = next(_cells_run_here)
     labels, language = tuple(payload["labels"]), payload["language"]
     files = payload["files"]
     pools = {
